@@ -1,0 +1,48 @@
+// swift-tools-version: 6.0
+//
+// FGASeg.swift — open-vocabulary semantic segmentation (FGAseg) trained data-parallel on MPI.
+//
+// Layers (../shared/DESIGN.md §2); a module imports only the layers above it:
+//   C shims / system libraries   COpenMPI → CMPIShim, CBLAS, CHDF5, CJPEG, CPNG
+//   Tensor                       storage, kernels, reverse-mode autodiff            (CBLAS)
+//   IO                           HDF5 files, JPEG/PNG codecs, safetensors           (CHDF5 CJPEG CPNG)
+//   Distributed                  Communicator (MPI | single process)                (CMPIShim)
+//
+// How the native libraries are found: every system library is a `systemLibrary` target with a
+// pkg-config name (Debian: `ompi`, `openblas`, `hdf5`), so plain `swift build` from a clean clone
+// gets the include and link flags without unsafeFlags. Each module map also names a library that
+// is on the default linker path and each shim header falls back to Debian's include symlinks, so
+// the build still works where pkg-config is missing (SwiftPM then only warns). libjpeg and libpng
+// need no search paths on Debian and are used from small C targets that keep their setjmp/longjmp
+// error handling on the C side.
+import PackageDescription
+
+let package = Package(
+    name: "FGASeg",
+    products: [
+        .library(name: "FGASeg", targets: ["Tensor", "IO", "Distributed"]),
+    ],
+    targets: [
+        // MARK: native libraries
+        .systemLibrary(name: "COpenMPI", pkgConfig: "ompi",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .target(name: "CMPIShim", dependencies: ["COpenMPI"]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
+
+        // MARK: Swift layers
+        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "IO", dependencies: ["CHDF5", "CJPEG", "CPNG"]),
+        .target(name: "Distributed", dependencies: ["CMPIShim"]),
+
+        // MARK: tests
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CBLAS"]),
+        .testTarget(name: "IOTests", dependencies: ["IO"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+        // Multi-rank tests: a release-built executable that ci/mpi-tests runs under mpirun.
+        .executableTarget(name: "fgaseg-mpi-selftest", dependencies: ["Distributed"],
+                          path: "Tests/MPISelfTest"),
+    ]
+)

@@ -1,0 +1,74 @@
+// A plain-C face of Open MPI for Swift. No MPI header, macro or handle appears here: data types,
+// operations and requests are this header's own, and every call returns 0 or an error code whose
+// text fga_error_string() gives. Only MPI_COMM_WORLD is used.
+#ifndef FGASEG_CMPISHIM_H
+#define FGASEG_CMPISHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Thread support levels, in MPI's order.
+enum { FGA_THREAD_SINGLE = 0, FGA_THREAD_FUNNELED = 1, FGA_THREAD_SERIALIZED = 2, FGA_THREAD_MULTIPLE = 3 };
+/// Element types of reductions.
+enum { FGA_FLOAT32 = 0, FGA_FLOAT64 = 1, FGA_INT64 = 2, FGA_UINT8 = 3 };
+/// Reduction operations.
+enum { FGA_SUM = 0, FGA_MAX = 1, FGA_MIN = 2 };
+/// Errors of the shim itself (MPI's own error classes are positive).
+enum {
+    FGA_ERR_NOT_INITIALIZED = -1,
+    FGA_ERR_BAD_ARGUMENT = -2,
+    FGA_ERR_TOO_LARGE = -3,
+    FGA_ERR_REQUEST_BUSY = -4,
+};
+
+/// A reusable handle for one outstanding non-blocking operation.
+typedef struct fga_request_s *fga_request;
+
+/// Initialises MPI with at least `required` thread support (FGA_THREAD_*); `provided` receives
+/// the level granted. Sets MPI_ERRORS_RETURN so failures come back as codes. Idempotent.
+int fga_mpi_init(int required, int *provided);
+/// 1 when MPI has been initialised and not yet finalised.
+int fga_mpi_is_initialized(void);
+int fga_mpi_finalize(void);
+int fga_mpi_rank(int *rank);
+int fga_mpi_size(int *size);
+/// Seconds since an arbitrary point (MPI_Wtime).
+double fga_mpi_wtime(void);
+/// The processor (host) name of this rank, NUL-terminated, truncated to `capacity`.
+int fga_mpi_processor_name(char *buffer, size_t capacity);
+/// Writes Open MPI's library version string into `buffer`.
+void fga_mpi_library_version(char *buffer, size_t capacity);
+
+/// In-place all-reduce of `count` elements of `dtype` (FGA_FLOAT32/FLOAT64/INT64/UINT8) with `op`.
+/// Counts beyond INT_MAX are reduced in chunks.
+int fga_allreduce(void *buffer, size_t count, int dtype, int op);
+/// Starts an in-place non-blocking all-reduce; complete it with fga_request_wait/test.
+/// `count` must be at most INT_MAX. The request must not have another operation outstanding.
+int fga_iallreduce(void *buffer, size_t count, int dtype, int op, fga_request request);
+
+fga_request fga_request_create(void);
+void fga_request_destroy(fga_request request);
+/// Blocks until the request's operation has finished. A request with nothing outstanding returns at once.
+int fga_request_wait(fga_request request);
+/// Sets *done to 1 when the request's operation has finished (or none is outstanding), else 0.
+int fga_request_test(fga_request request, int *done);
+
+/// Broadcasts `nbytes` bytes from `root` to every rank (chunked beyond INT_MAX).
+int fga_bcast_bytes(void *buffer, size_t nbytes, int root);
+/// Every rank contributes `nbytes` bytes; `receive` gets size × nbytes bytes in rank order.
+int fga_allgather_bytes(const void *send, size_t nbytes, void *receive);
+int fga_barrier(void);
+/// Ends every process of the job with `code` (MPI_Abort on MPI_COMM_WORLD); never returns.
+void fga_abort(int code);
+
+/// Text of an error code returned by this shim (MPI's message for MPI codes).
+void fga_error_string(int code, char *buffer, size_t capacity);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

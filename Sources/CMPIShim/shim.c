@@ -1,0 +1,223 @@
+#include "CMPIShim.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+/* Include flags come from the COpenMPI system-library target (pkg-config `ompi`); Debian's
+   <openmpi/mpi.h> symlink is the fallback when pkg-config is unavailable. */
+#if __has_include(<mpi.h>)
+#include <mpi.h>
+#else
+#include <openmpi/mpi.h>
+#endif
+
+struct fga_request_s {
+    MPI_Request request;
+    int active;
+};
+
+static MPI_Datatype datatype_of(int dtype) {
+    switch (dtype) {
+    case FGA_FLOAT32: return MPI_FLOAT;
+    case FGA_FLOAT64: return MPI_DOUBLE;
+    case FGA_INT64: return MPI_INT64_T;
+    case FGA_UINT8: return MPI_UINT8_T;
+    default: return MPI_DATATYPE_NULL;
+    }
+}
+
+static size_t size_of(int dtype) {
+    switch (dtype) {
+    case FGA_FLOAT32: return 4;
+    case FGA_FLOAT64: return 8;
+    case FGA_INT64: return 8;
+    case FGA_UINT8: return 1;
+    default: return 0;
+    }
+}
+
+static MPI_Op op_of(int op) {
+    switch (op) {
+    case FGA_SUM: return MPI_SUM;
+    case FGA_MAX: return MPI_MAX;
+    case FGA_MIN: return MPI_MIN;
+    default: return MPI_OP_NULL;
+    }
+}
+
+int fga_mpi_is_initialized(void) {
+    int initialized = 0, finalized = 0;
+    MPI_Initialized(&initialized);
+    MPI_Finalized(&finalized);
+    return initialized && !finalized;
+}
+
+int fga_mpi_init(int required, int *provided) {
+    if (required < FGA_THREAD_SINGLE || required > FGA_THREAD_MULTIPLE) return FGA_ERR_BAD_ARGUMENT;
+    static const int levels[] = {MPI_THREAD_SINGLE, MPI_THREAD_FUNNELED, MPI_THREAD_SERIALIZED,
+                                 MPI_THREAD_MULTIPLE};
+    int granted = MPI_THREAD_SINGLE;
+    if (fga_mpi_is_initialized()) {
+        MPI_Query_thread(&granted);
+    } else {
+        int rc = MPI_Init_thread(NULL, NULL, levels[required], &granted);
+        if (rc != MPI_SUCCESS) return rc;
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    }
+    int level = FGA_THREAD_SINGLE;
+    for (int i = 0; i < 4; i++)
+        if (levels[i] == granted) level = i;
+    if (provided) *provided = level;
+    return MPI_SUCCESS;
+}
+
+int fga_mpi_finalize(void) {
+    if (!fga_mpi_is_initialized()) return MPI_SUCCESS;
+    return MPI_Finalize();
+}
+
+int fga_mpi_rank(int *rank) {
+    if (!fga_mpi_is_initialized()) return FGA_ERR_NOT_INITIALIZED;
+    return MPI_Comm_rank(MPI_COMM_WORLD, rank);
+}
+
+int fga_mpi_size(int *size) {
+    if (!fga_mpi_is_initialized()) return FGA_ERR_NOT_INITIALIZED;
+    return MPI_Comm_size(MPI_COMM_WORLD, size);
+}
+
+double fga_mpi_wtime(void) { return MPI_Wtime(); }
+
+int fga_mpi_processor_name(char *buffer, size_t capacity) {
+    if (!fga_mpi_is_initialized()) return FGA_ERR_NOT_INITIALIZED;
+    char name[MPI_MAX_PROCESSOR_NAME];
+    int length = 0;
+    int rc = MPI_Get_processor_name(name, &length);
+    if (rc != MPI_SUCCESS) return rc;
+    snprintf(buffer, capacity, "%.*s", length, name);
+    return MPI_SUCCESS;
+}
+
+void fga_mpi_library_version(char *buffer, size_t capacity) {
+    char version[MPI_MAX_LIBRARY_VERSION_STRING];
+    int length = 0;
+    MPI_Get_library_version(version, &length);
+    snprintf(buffer, capacity, "%.*s", length, version);
+}
+
+int fga_allreduce(void *buffer, size_t count, int dtype, int op) {
+    if (!fga_mpi_is_initialized()) return FGA_ERR_NOT_INITIALIZED;
+    MPI_Datatype type = datatype_of(dtype);
+    MPI_Op mpi_op = op_of(op);
+    if (type == MPI_DATATYPE_NULL || mpi_op == MPI_OP_NULL) return FGA_ERR_BAD_ARGUMENT;
+    if (count > 0 && buffer == NULL) return FGA_ERR_BAD_ARGUMENT;
+    char *bytes = (char *)buffer;
+    size_t element = size_of(dtype);
+    /* Every rank must call at least once, even for count 0, so that ranks stay in step. */
+    do {
+        int chunk = count > (size_t)INT_MAX ? INT_MAX : (int)count;
+        int rc = MPI_Allreduce(MPI_IN_PLACE, bytes, chunk, type, mpi_op, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return rc;
+        bytes += (size_t)chunk * element;
+        count -= (size_t)chunk;
+    } while (count > 0);
+    return MPI_SUCCESS;
+}
+
+fga_request fga_request_create(void) {
+    fga_request request = (fga_request)calloc(1, sizeof(struct fga_request_s));
+    if (request) request->request = MPI_REQUEST_NULL;
+    return request;
+}
+
+void fga_request_destroy(fga_request request) {
+    if (!request) return;
+    if (request->active && fga_mpi_is_initialized()) MPI_Wait(&request->request, MPI_STATUS_IGNORE);
+    free(request);
+}
+
+int fga_iallreduce(void *buffer, size_t count, int dtype, int op, fga_request request) {
+    if (!fga_mpi_is_initialized()) return FGA_ERR_NOT_INITIALIZED;
+    if (!request) return FGA_ERR_BAD_ARGUMENT;
+    if (request->active) return FGA_ERR_REQUEST_BUSY;
+    if (count > (size_t)INT_MAX) return FGA_ERR_TOO_LARGE;
+    MPI_Datatype type = datatype_of(dtype);
+    MPI_Op mpi_op = op_of(op);
+    if (type == MPI_DATATYPE_NULL || mpi_op == MPI_OP_NULL) return FGA_ERR_BAD_ARGUMENT;
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, type, mpi_op, MPI_COMM_WORLD,
+                            &request->request);
+    if (rc == MPI_SUCCESS) request->active = 1;
+    return rc;
+}
+
+int fga_request_wait(fga_request request) {
+    if (!request) return FGA_ERR_BAD_ARGUMENT;
+    if (!request->active) return MPI_SUCCESS;
+    int rc = MPI_Wait(&request->request, MPI_STATUS_IGNORE);
+    request->active = 0;
+    return rc;
+}
+
+int fga_request_test(fga_request request, int *done) {
+    if (!request || !done) return FGA_ERR_BAD_ARGUMENT;
+    if (!request->active) {
+        *done = 1;
+        return MPI_SUCCESS;
+    }
+    int flag = 0;
+    int rc = MPI_Test(&request->request, &flag, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) {
+        request->active = 0;
+        return rc;
+    }
+    if (flag) request->active = 0;
+    *done = flag;
+    return MPI_SUCCESS;
+}
+
+int fga_bcast_bytes(void *buffer, size_t nbytes, int root) {
+    if (!fga_mpi_is_initialized()) return FGA_ERR_NOT_INITIALIZED;
+    char *bytes = (char *)buffer;
+    do {
+        int chunk = nbytes > (size_t)INT_MAX ? INT_MAX : (int)nbytes;
+        int rc = MPI_Bcast(bytes, chunk, MPI_BYTE, root, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return rc;
+        bytes += chunk;
+        nbytes -= (size_t)chunk;
+    } while (nbytes > 0);
+    return MPI_SUCCESS;
+}
+
+int fga_allgather_bytes(const void *send, size_t nbytes, void *receive) {
+    if (!fga_mpi_is_initialized()) return FGA_ERR_NOT_INITIALIZED;
+    if (nbytes > (size_t)INT_MAX) return FGA_ERR_TOO_LARGE;
+    return MPI_Allgather(send, (int)nbytes, MPI_BYTE, receive, (int)nbytes, MPI_BYTE, MPI_COMM_WORLD);
+}
+
+int fga_barrier(void) {
+    if (!fga_mpi_is_initialized()) return FGA_ERR_NOT_INITIALIZED;
+    return MPI_Barrier(MPI_COMM_WORLD);
+}
+
+void fga_abort(int code) {
+    if (fga_mpi_is_initialized()) MPI_Abort(MPI_COMM_WORLD, code);
+    _Exit(code);
+}
+
+void fga_error_string(int code, char *buffer, size_t capacity) {
+    if (capacity == 0) return;
+    switch (code) {
+    case FGA_ERR_NOT_INITIALIZED: snprintf(buffer, capacity, "MPI is not initialised"); return;
+    case FGA_ERR_BAD_ARGUMENT: snprintf(buffer, capacity, "invalid argument"); return;
+    case FGA_ERR_TOO_LARGE: snprintf(buffer, capacity, "count exceeds INT_MAX for a single MPI call"); return;
+    case FGA_ERR_REQUEST_BUSY: snprintf(buffer, capacity, "request already has an operation outstanding"); return;
+    default: break;
+    }
+    char text[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    if (MPI_Error_string(code, text, &length) == MPI_SUCCESS)
+        snprintf(buffer, capacity, "%.*s (MPI error %d)", length, text, code);
+    else
+        snprintf(buffer, capacity, "MPI error %d", code);
+}
