@@ -1,0 +1,106 @@
+import Foundation
+
+// Elementwise arithmetic with broadcasting, and unary functions, each with its gradient.
+
+extension Tensor {
+    /// `f(a, b)` elementwise over the broadcast shape of `a` and `b`.
+    static func broadcastBinary(_ a: Tensor, _ b: Tensor, op: String, _ f: (Float, Float) -> Float) -> Tensor {
+        if a.shape == b.shape {
+            let out = Tensor(uninitializedShape: a.shape)
+            Kernels.zip(a.pointer, b.pointer, out.pointer, a.count, f)
+            return out
+        }
+        let shape = Broadcasting.shape(a.shape, b.shape, op: op)
+        let out = Tensor(uninitializedShape: shape)
+        Kernels.broadcastZip(a.pointer, a.shape, b.pointer, b.shape, out.pointer, shape, f)
+        return out
+    }
+
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        let out = broadcastBinary(a, b, op: "add") { $0 + $1 }
+        return record("add", inputs: [a, b], output: out) { g in
+            [a.requiresGrad ? g.sum(toShape: a.shape) : nil, b.requiresGrad ? g.sum(toShape: b.shape) : nil]
+        }
+    }
+
+    public static func - (a: Tensor, b: Tensor) -> Tensor {
+        let out = broadcastBinary(a, b, op: "subtract") { $0 - $1 }
+        return record("subtract", inputs: [a, b], output: out) { g in
+            [a.requiresGrad ? g.sum(toShape: a.shape) : nil, b.requiresGrad ? (-g).sum(toShape: b.shape) : nil]
+        }
+    }
+
+    public static func * (a: Tensor, b: Tensor) -> Tensor {
+        let out = broadcastBinary(a, b, op: "multiply") { $0 * $1 }
+        return record("multiply", inputs: [a, b], output: out) { g in
+            [a.requiresGrad ? (g * b.detached()).sum(toShape: a.shape) : nil,
+             b.requiresGrad ? (g * a.detached()).sum(toShape: b.shape) : nil]
+        }
+    }
+
+    public static func / (a: Tensor, b: Tensor) -> Tensor {
+        let out = broadcastBinary(a, b, op: "divide") { $0 / $1 }
+        let quotient = out.detached()
+        return record("divide", inputs: [a, b], output: out) { g in
+            let denominator = b.detached()
+            let ga = a.requiresGrad ? (g / denominator).sum(toShape: a.shape) : nil
+            let gb = b.requiresGrad ? (-(g * quotient) / denominator).sum(toShape: b.shape) : nil
+            return [ga, gb]
+        }
+    }
+
+    public static prefix func - (a: Tensor) -> Tensor { a.map("negate", { -$0 }, derivative: { _, _ in -1 }) }
+
+    public static func + (a: Tensor, s: Float) -> Tensor { a.map("add scalar", { $0 + s }, derivative: { _, _ in 1 }) }
+    public static func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
+    public static func * (a: Tensor, s: Float) -> Tensor { a.map("scale", { $0 * s }, derivative: { _, _ in s }) }
+    public static func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
+    public static func + (s: Float, a: Tensor) -> Tensor { a + s }
+    public static func * (s: Float, a: Tensor) -> Tensor { a * s }
+    public static func - (s: Float, a: Tensor) -> Tensor { (-a) + s }
+
+    /// `y = f(x)` elementwise with `dy/dx = derivative(x, y)`.
+    func map(_ op: String, _ f: (Float) -> Float, derivative: @escaping (Float, Float) -> Float) -> Tensor {
+        let out = Tensor(uninitializedShape: shape)
+        Kernels.map(pointer, out.pointer, count, f)
+        // Saved values are detached so that no closure refers back to the tensor that owns it.
+        let input = detached(), output = out.detached()
+        return Tensor.record(op, inputs: [self], output: out) { g in
+            let dx = Tensor(uninitializedShape: g.shape)
+            Kernels.zip3(input.pointer, output.pointer, g.pointer, dx.pointer, g.count) { x, y, g in g * derivative(x, y) }
+            return [dx]
+        }
+    }
+
+    public func exp() -> Tensor { map("exp", FastMath.exp, derivative: { _, y in y }) }
+    public func log() -> Tensor { map("log", { Foundation.log($0) }, derivative: { x, _ in 1 / x }) }
+    public func sqrt() -> Tensor { map("sqrt", { $0.squareRoot() }, derivative: { _, y in 0.5 / y }) }
+    public func rsqrt() -> Tensor { map("rsqrt", { 1 / $0.squareRoot() }, derivative: { x, y in -0.5 * y / x }) }
+    public func pow(_ p: Float) -> Tensor {
+        map("pow", { Foundation.pow($0, p) }, derivative: { x, _ in p * Foundation.pow(x, p - 1) })
+    }
+    public func square() -> Tensor { map("square", { $0 * $0 }, derivative: { x, _ in 2 * x }) }
+    /// Clamps to `[low, high]`; the gradient is 1 strictly inside and 0 at or beyond the bounds' outside.
+    public func clamp(min low: Float = -.infinity, max high: Float = .infinity) -> Tensor {
+        map("clamp", { Swift.min(Swift.max($0, low), high) }, derivative: { x, _ in x >= low && x <= high ? 1 : 0 })
+    }
+    public func sigmoid() -> Tensor { map("sigmoid", FastMath.sigmoid, derivative: { _, y in y * (1 - y) }) }
+    public func relu() -> Tensor { map("relu", { Swift.max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 }) }
+    /// GELU with the exact erf: x · Φ(x).
+    public func gelu() -> Tensor {
+        map("gelu", { x in 0.5 * x * (1 + FastMath.erf(x * 0.707_106_77)) }, derivative: { x, _ in
+            0.5 * (1 + FastMath.erf(x * 0.707_106_77)) + x * 0.398_942_3 * FastMath.exp(-0.5 * x * x)
+        })
+    }
+    /// CLIP's QuickGELU: x · σ(1.702 x).
+    public func quickGelu() -> Tensor {
+        map("quick_gelu", { x in x * FastMath.sigmoid(1.702 * x) }, derivative: { x, _ in
+            let s = FastMath.sigmoid(1.702 * x)
+            return s + 1.702 * x * s * (1 - s)
+        })
+    }
+    /// elu(x) + 1: the positive feature map of linear attention.
+    public func eluPlusOne() -> Tensor {
+        map("elu_plus_one", { x in x > 0 ? x + 1 : FastMath.exp(x) }, derivative: { x, y in x > 0 ? 1 : y })
+    }
+}

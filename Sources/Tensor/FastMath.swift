@@ -1,0 +1,45 @@
+/// Branch-free approximations of exp and erf that the compiler vectorises (libm calls do not:
+/// a per-element `expf` costs 20–40× a SIMD polynomial). Accuracy is checked against libm in tests.
+public enum FastMath {
+    /// e^x with relative error ≤ 2e-7 on [-87, 88]; saturates to 0 / +∞ outside.
+    @inlinable @inline(__always)
+    public static func exp(_ x: Float) -> Float {
+        let clamped = Swift.min(Swift.max(x, -87.33), 88.72)
+        // x = n·ln2 + r, |r| ≤ ln2/2, with ln2 split in two parts for an exact n·ln2.
+        let n = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+        let r = (clamped - n * 0.693_145_75) - n * 1.428_606_8e-6
+        // exp(r) by a degree-6 Taylor/minimax polynomial (Horner).
+        var p: Float = 1.388_889_0e-3
+        p = p * r + 8.333_333_3e-3
+        p = p * r + 4.166_666_7e-2
+        p = p * r + 0.166_666_66
+        p = p * r + 0.5
+        p = p * r + 1
+        p = p * r + 1
+        let scale = Float(bitPattern: UInt32(Int32(n) + 127) << 23)
+        let result = p * scale
+        return x < -87.33 ? 0 : (x > 88.72 ? .infinity : result)
+    }
+
+    /// The error function, absolute error ≤ 1.5e-7(Abramowitz & Stegun 7.1.26).
+    @inlinable @inline(__always)
+    public static func erf(_ x: Float) -> Float {
+        let a = Swift.abs(x)
+        let t = 1 / (1 + 0.327_591_1 * a)
+        var poly: Float = 1.061_405_429
+        poly = poly * t - 1.453_152_027
+        poly = poly * t + 1.421_413_741
+        poly = poly * t - 0.284_496_736
+        poly = poly * t + 0.254_829_592
+        let y = 1 - poly * t * exp(-a * a)
+        return x < 0 ? -y : y
+    }
+
+    /// Logistic sigmoid 1 / (1 + e^-x), accurate for large |x|.
+    @inlinable @inline(__always)
+    public static func sigmoid(_ x: Float) -> Float {
+        let e = exp(-Swift.abs(x))
+        let positive = 1 / (1 + e)
+        return x >= 0 ? positive : e * positive
+    }
+}

@@ -1,0 +1,111 @@
+/// Raw-pointer loops shared by the operations. Every loop is split over ``Parallel`` threads in
+/// fixed chunks and never reduces across chunks, so results do not depend on scheduling.
+public enum Kernels {
+    /// `y[i] = f(x[i])` for `count` elements.
+    @inlinable
+    public static func map(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int,
+                           _ f: (Float) -> Float) {
+        Parallel.forEach(count) { range in
+            for i in range { y[i] = f(x[i]) }
+        }
+    }
+
+    /// `z[i] = f(x[i], y[i])` for `count` elements.
+    @inlinable
+    public static func zip(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>,
+                           _ count: Int, _ f: (Float, Float) -> Float) {
+        Parallel.forEach(count) { range in
+            for i in range { z[i] = f(x[i], y[i]) }
+        }
+    }
+
+    /// `w[i] = f(x[i], y[i], z[i])` for `count` elements.
+    @inlinable
+    public static func zip3(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafePointer<Float>,
+                            _ w: UnsafeMutablePointer<Float>, _ count: Int, _ f: (Float, Float, Float) -> Float) {
+        Parallel.forEach(count) { range in
+            for i in range { w[i] = f(x[i], y[i], z[i]) }
+        }
+    }
+
+    /// `x[i] += y[i]`.
+    @inlinable
+    public static func addInPlace(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, _ count: Int) {
+        Parallel.forEach(count) { range in
+            for i in range { x[i] += y[i] }
+        }
+    }
+
+    /// Sum of `count` floats with 8 interleaved accumulators (vectorisable, fixed order).
+    @inlinable
+    public static func sum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
+        var lanes = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            lanes += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < count {
+            total += x[i]
+            i += 1
+        }
+        return total
+    }
+
+    /// `z = f(x, y)` where x and y are read through broadcast `shape`s that produce `outShape`.
+    @inlinable
+    public static func broadcastZip(_ x: UnsafePointer<Float>, _ xShape: [Int], _ y: UnsafePointer<Float>, _ yShape: [Int],
+                                    _ z: UnsafeMutablePointer<Float>, _ outShape: [Int], _ f: (Float, Float) -> Float) {
+        let (dims, strides) = Broadcasting.collapse(
+            outShape, [Broadcasting.strides(of: xShape, broadcastTo: outShape),
+                       Broadcasting.strides(of: yShape, broadcastTo: outShape)])
+        let inner = dims[dims.count - 1]
+        let xStep = strides[0][dims.count - 1], yStep = strides[1][dims.count - 1]
+        let rows = dims.dropLast().reduce(1, *)
+        let outer = Array(dims.dropLast())
+        Parallel.forEach(rows, grain: Swift.max(1, 16_384 / Swift.max(inner, 1))) { range in
+            for row in range {
+                var remainder = row, xOffset = 0, yOffset = 0
+                for d in stride(from: outer.count - 1, through: 0, by: -1) {
+                    let index = remainder % outer[d]
+                    remainder /= outer[d]
+                    xOffset += index * strides[0][d]
+                    yOffset += index * strides[1][d]
+                }
+                let xs = x + xOffset, ys = y + yOffset, zs = z + row * inner
+                switch (xStep, yStep) {
+                case (1, 1): for i in 0..<inner { zs[i] = f(xs[i], ys[i]) }
+                case (1, 0): let c = ys[0]; for i in 0..<inner { zs[i] = f(xs[i], c) }
+                case (0, 1): let c = xs[0]; for i in 0..<inner { zs[i] = f(c, ys[i]) }
+                default: for i in 0..<inner { zs[i] = f(xs[i * xStep], ys[i * yStep]) }
+                }
+            }
+        }
+    }
+
+    /// Sums `x` viewed as [outer, n, inner] over the middle axis into `y` [outer, inner].
+    public static func sumAxis(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, outer: Int, n: Int, inner: Int) {
+        if inner == 1 {
+            Parallel.forEach(outer, grain: Swift.max(1, 16_384 / Swift.max(n, 1))) { range in
+                for o in range { y[o] = sum(x + o * n, n) }
+            }
+            return
+        }
+        Parallel.forEach(outer * inner, grain: 4096) { range in
+            // Each output element sums its column in order k = 0..<n: deterministic.
+            var index = range.lowerBound
+            while index < range.upperBound {
+                let o = index / inner, start = index % inner
+                let end = Swift.min(inner, start + (range.upperBound - index))
+                let out = y + o * inner
+                for i in start..<end { out[i] = 0 }
+                for k in 0..<n {
+                    let row = x + (o * n + k) * inner
+                    for i in start..<end { out[i] += row[i] }
+                }
+                index += end - start
+            }
+        }
+    }
+}

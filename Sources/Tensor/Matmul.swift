@@ -1,0 +1,78 @@
+// Matrix products on BLAS.
+
+extension Tensor {
+    /// Matrix product of the last two dimensions: `a` [..., M, K] · `b` [..., K, N] → [..., M, N].
+    /// `b` may be 2-D (shared by every batch entry); otherwise the batch dimensions must match.
+    /// `transposeA`/`transposeB` use the stored tensors transposed in their last two dimensions
+    /// without materialising the transpose.
+    public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+        precondition(a.rank >= 2 && b.rank >= 2, "matmul: operands need at least 2 dimensions, got \(a.shape) and \(b.shape)")
+        let (aRows, aCols) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
+        let (bRows, bCols) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
+        let (m, k) = transposeA ? (aCols, aRows) : (aRows, aCols)
+        let (kb, n) = transposeB ? (bCols, bRows) : (bRows, bCols)
+        let batchShape = Array(a.shape.dropLast(2))
+        precondition(k == kb, "matmul: inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
+        precondition(!(transposeA && b.rank == 2 && a.rank > 2), "matmul: a transposed batched operand needs a batched right operand")
+        precondition(b.rank == 2 || Array(b.shape.dropLast(2)) == batchShape,
+                     "matmul: batch dimensions of \(a.shape) and \(b.shape) differ")
+        let batch = batchShape.reduce(1, *)
+        let out = Tensor(uninitializedShape: batchShape + [m, n])
+        if b.rank == 2 && !transposeA {
+            // One GEMM over all batch rows.
+            BLAS.gemm(transposeA: false, transposeB: transposeB, m: batch * m, n: n, k: k, a: a.pointer, lda: aCols,
+                      b: b.pointer, ldb: bCols, c: out.pointer, ldc: n)
+        } else {
+            let bStride = b.rank == 2 ? 0 : bRows * bCols
+            for i in 0..<batch {
+                BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                          a: a.pointer + i * aRows * aCols, lda: aCols, b: b.pointer + i * bStride, ldb: bCols,
+                          c: out.pointer + i * m * n, ldc: n)
+            }
+        }
+        return record("matmul", inputs: [a, b], output: out) { g in
+            let aValue = a.detached(), bValue = b.detached()
+            // dA = g · op(B)ᵀ (in A's stored orientation), dB = op(A)ᵀ · g (in B's).
+            let gradA: Tensor? = a.requiresGrad
+                ? (transposeA ? matmul(bValue, g, transposeA: transposeB, transposeB: true)
+                              : matmul(g, bValue, transposeB: !transposeB))
+                : nil
+            let gradB: Tensor? = b.requiresGrad
+                ? gradientOfRightOperand(aValue, g, transposeA: transposeA, transposeB: transposeB, shared: b.rank == 2)
+                : nil
+            return [gradA, gradB]
+        }
+    }
+
+    /// d(loss)/d(B) for `C = op(A) · op(B)`; sums over the batch when B is shared.
+    private static func gradientOfRightOperand(_ a: Tensor, _ g: Tensor, transposeA: Bool, transposeB: Bool, shared: Bool) -> Tensor {
+        if shared {
+            // Flatten the batch into rows: A' [batch·M, K], G [batch·M, N].
+            let k = transposeA ? a.shape[a.rank - 2] : a.shape[a.rank - 1]
+            let n = g.shape[g.rank - 1]
+            let rowsA = transposeA ? nil : a.reshaped([-1, k])
+            let rowsG = g.reshaped([-1, n])
+            if let rowsA {
+                return transposeB ? matmul(rowsG, rowsA, transposeA: true) : matmul(rowsA, rowsG, transposeA: true)
+            }
+            // op(A) = Aᵀ per batch entry: sum the per-entry products.
+            let perEntry = transposeB ? matmul(g, a, transposeA: true, transposeB: true) : matmul(a, g)
+            return perEntry.sum(axes: Array(0..<(perEntry.rank - 2)))
+        }
+        if transposeB {
+            // B stored [N, K]: dB = gᵀ · op(A).
+            return matmul(g, a, transposeA: true, transposeB: transposeA)
+        }
+        return matmul(a, g, transposeA: !transposeA)
+    }
+
+    /// `x` [..., in] · `weight`ᵀ [out, in] + `bias` [out] → [..., out] (PyTorch's Linear).
+    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+        precondition(weight.rank == 2 && x.shape.last == weight.shape[1],
+                     "linear: input \(x.shape) does not match weight \(weight.shape) ([out, in])")
+        let product = matmul(x, weight, transposeB: true)
+        guard let bias else { return product }
+        precondition(bias.shape == [weight.shape[0]], "linear: bias \(bias.shape) does not match weight \(weight.shape)")
+        return product + bias
+    }
+}

@@ -1,0 +1,33 @@
+/// The memory behind a tensor: a run of floats owned by this object (from the caching
+/// allocator) or a window into another storage (e.g. a parameter inside the flat buffer).
+public final class TensorStorage: @unchecked Sendable {
+    /// First float of this storage.
+    public let pointer: UnsafeMutablePointer<Float>
+    /// Number of floats.
+    public let count: Int
+    private let capacity: Int
+    /// The storage this one is a window into, kept alive by the window.
+    private let base: TensorStorage?
+
+    /// Fresh, uninitialised storage of `count` floats.
+    init(count: Int) {
+        let (pointer, capacity) = CachingAllocator.shared.allocate(max(count, 1))
+        self.pointer = pointer
+        self.count = count
+        self.capacity = capacity
+        base = nil
+    }
+
+    /// A window of `count` floats starting at `offset` into `base`.
+    init(window base: TensorStorage, offset: Int, count: Int) {
+        precondition(offset >= 0 && offset + count <= base.count, "storage window out of range")
+        pointer = base.pointer + offset
+        self.count = count
+        capacity = 0
+        self.base = base
+    }
+
+    deinit {
+        if base == nil { CachingAllocator.shared.release(pointer, capacity: capacity) }
+    }
+}
