@@ -42,7 +42,7 @@ final class GradientNode {
 /// Whether operations record history on the current thread (`noGrad {}` turns it off there).
 public enum GradientMode {
     /// A thread-specific slot that holds a non-nil marker while recording is off.
-    nonisolated(unsafe) private static let disabledKey: pthread_key_t = {
+    private static let disabledKey: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key, nil)
         return key

@@ -53,3 +53,55 @@ extension Tensor {
         return self / norm
     }
 }
+
+extension Tensor {
+    /// GroupNorm of [N, C, ...]: statistics over each group of C/groups channels and all
+    /// positions, then a per-channel affine `weight`/`bias` [C].
+    public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
+        precondition(rank >= 2 && shape[1] % groups == 0, "group_norm: \(shape[1]) channels of \(shape) are not divisible into \(groups) groups")
+        let normalized = reshaped([shape[0], groups, -1]).layerNorm(weight: nil, bias: nil, eps: eps).reshaped(shape)
+        return normalized.channelAffine(weight: weight, bias: bias)
+    }
+
+    /// BatchNorm of [N, C, ...] in training mode: statistics over N and positions per channel
+    /// (biased variance), per-channel affine. Returns the output and the batch mean and
+    /// unbiased variance [C] for the running statistics.
+    public func batchNormTraining(weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> (output: Tensor, mean: [Float], variance: [Float]) {
+        precondition(rank >= 2, "batch_norm: input \(shape) needs a channel dimension")
+        let channelsFirst = transposed(0, 1)
+        let perChannel = channelsFirst.reshaped([shape[1], -1])
+        let n = perChannel.shape[1]
+        precondition(n > 1, "batch_norm: training needs more than one value per channel, got input \(shape)")
+        let mean = (0..<shape[1]).map { Kernels.sum(perChannel.pointer + $0 * n, n) / Float(n) }
+        let variance = (0..<shape[1]).map { c -> Float in
+            let row = perChannel.pointer + c * n
+            var total: Float = 0
+            for i in 0..<n { let d = row[i] - mean[c]; total += d * d }
+            return total / Float(n - 1)
+        }
+        let normalized = perChannel.layerNorm(weight: nil, bias: nil, eps: eps).reshaped(channelsFirst.shape).transposed(0, 1)
+        return (normalized.channelAffine(weight: weight, bias: bias), mean, variance)
+    }
+
+    /// BatchNorm of [N, C, ...] with fixed statistics `mean`/`variance` [C] (evaluation mode).
+    public func batchNormInference(mean: Tensor, variance: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
+        let channelShape = [shape[1]] + [Int](repeating: 1, count: rank - 2)
+        let normalized = (self - mean.reshaped(channelShape)) * (variance + eps).rsqrt().reshaped(channelShape)
+        return normalized.channelAffine(weight: weight, bias: bias)
+    }
+
+    /// `x · weight[c] + bias[c]` along dimension 1.
+    func channelAffine(weight: Tensor?, bias: Tensor?) -> Tensor {
+        let channelShape = [shape[1]] + [Int](repeating: 1, count: rank - 2)
+        var result = self
+        if let weight { result = result * weight.reshaped(channelShape) }
+        if let bias { result = result + bias.reshaped(channelShape) }
+        return result
+    }
+
+    /// Rows of `table` [V, D] for `indices` → [indices.count, D]; the gradient scatter-adds.
+    public static func embedding(_ table: Tensor, _ indices: [Int]) -> Tensor {
+        precondition(table.rank == 2, "embedding: table \(table.shape) must be [vocabulary, dimension]")
+        return table.indexSelect(0, indices)
+    }
+}

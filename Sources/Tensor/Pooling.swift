@@ -1,0 +1,157 @@
+// Average pooling and resampling (bilinear, nearest, bicubic) of [N, C, H, W] maps.
+
+extension Tensor {
+    /// Average pooling with a `kernel` × `kernel` window and equal stride, no padding
+    /// (`nn.AvgPool2d(k)`): [N, C, H, W] → [N, C, H/k, W/k] (floor).
+    public func avgPool2d(kernel: Int) -> Tensor {
+        precondition(rank == 4, "avg_pool2d: input \(shape) must be [N, C, H, W]")
+        if kernel == 1 { return self }
+        let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3])
+        let (oh, ow) = (h / kernel, w / kernel)
+        precondition(oh > 0 && ow > 0, "avg_pool2d: input \(shape) is smaller than the \(kernel)×\(kernel) window")
+        let out = Tensor(uninitializedShape: [shape[0], shape[1], oh, ow])
+        let scale = 1 / Float(kernel * kernel)
+        let x = pointer, y = out.pointer
+        Parallel.forEach(planes, grain: 1) { range in
+            for p in range {
+                for i in 0..<oh {
+                    for j in 0..<ow {
+                        var total: Float = 0
+                        for a in 0..<kernel { for b in 0..<kernel { total += x[(p * h + i * kernel + a) * w + j * kernel + b] } }
+                        y[(p * oh + i) * ow + j] = total * scale
+                    }
+                }
+            }
+        }
+        return Tensor.record("avg_pool2d", inputs: [self], output: out) { [shape] g in
+            let dx = Tensor(repeating: 0, shape: shape)
+            let dp = dx.pointer, gp = g.pointer
+            Parallel.forEach(planes, grain: 1) { range in
+                for p in range {
+                    for i in 0..<oh {
+                        for j in 0..<ow {
+                            let value = gp[(p * oh + i) * ow + j] * scale
+                            for a in 0..<kernel { for b in 0..<kernel { dp[(p * h + i * kernel + a) * w + j * kernel + b] = value } }
+                        }
+                    }
+                }
+            }
+            return [dx]
+        }
+    }
+
+    /// Bilinear resize of [N, C, H, W] to `size` (PyTorch `interpolate(mode="bilinear")`).
+    public func bilinearResized(to size: (Int, Int), alignCorners: Bool) -> Tensor {
+        precondition(rank == 4, "bilinear: input \(shape) must be [N, C, H, W]")
+        let (h, w) = (shape[2], shape[3])
+        let rows = ResampleTaps.linear(input: h, output: size.0, alignCorners: alignCorners)
+        let columns = ResampleTaps.linear(input: w, output: size.1, alignCorners: alignCorners)
+        return resampled(rows: rows, columns: columns, op: "bilinear")
+    }
+
+    /// Nearest-neighbour resize (PyTorch `mode="nearest"`: source index floor(i · in/out)).
+    public func nearestResized(to size: (Int, Int)) -> Tensor {
+        precondition(rank == 4, "nearest: input \(shape) must be [N, C, H, W]")
+        return resampled(rows: ResampleTaps.nearest(input: shape[2], output: size.0),
+                         columns: ResampleTaps.nearest(input: shape[3], output: size.1), op: "nearest")
+    }
+
+    /// Bicubic resize with a = −0.75 and border-clamped taps (PyTorch `mode="bicubic"`).
+    public func bicubicResized(to size: (Int, Int), alignCorners: Bool = false) -> Tensor {
+        precondition(rank == 4, "bicubic: input \(shape) must be [N, C, H, W]")
+        return resampled(rows: ResampleTaps.cubic(input: shape[2], output: size.0, alignCorners: alignCorners),
+                         columns: ResampleTaps.cubic(input: shape[3], output: size.1, alignCorners: alignCorners), op: "bicubic")
+    }
+
+    /// Separable resampling: output[i, j] = Σ rows[i] · columns[j] · input.
+    private func resampled(rows: ResampleTaps, columns: ResampleTaps, op: String) -> Tensor {
+        let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3])
+        let (oh, ow) = (rows.outputCount, columns.outputCount)
+        let out = Tensor(repeating: 0, shape: [shape[0], shape[1], oh, ow])
+        let x = pointer, y = out.pointer
+        Parallel.forEach(planes, grain: 1) { range in
+            for p in range {
+                for i in 0..<oh {
+                    for (rowIndex, rowWeight) in rows.taps(i) {
+                        let source = x + (p * h + rowIndex) * w, target = y + (p * oh + i) * ow
+                        for j in 0..<ow {
+                            var value: Float = 0
+                            for (columnIndex, columnWeight) in columns.taps(j) { value += columnWeight * source[columnIndex] }
+                            target[j] += rowWeight * value
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor.record(op, inputs: [self], output: out) { [shape] g in
+            let dx = Tensor(repeating: 0, shape: shape)
+            let dp = dx.pointer, gp = g.pointer
+            Parallel.forEach(planes, grain: 1) { range in
+                for p in range {
+                    for i in 0..<oh {
+                        for (rowIndex, rowWeight) in rows.taps(i) {
+                            let target = dp + (p * h + rowIndex) * w, source = gp + (p * oh + i) * ow
+                            for j in 0..<ow {
+                                let value = rowWeight * source[j]
+                                for (columnIndex, columnWeight) in columns.taps(j) { target[columnIndex] += columnWeight * value }
+                            }
+                        }
+                    }
+                }
+            }
+            return [dx]
+        }
+    }
+}
+
+/// For each output position along one axis, the input indices and weights it reads.
+struct ResampleTaps: Sendable {
+    let outputCount: Int
+    private let tapCount: Int
+    private let indices: [Int]
+    private let weights: [Float]
+
+    func taps(_ i: Int) -> Zip2Sequence<ArraySlice<Int>, ArraySlice<Float>> {
+        zip(indices[(i * tapCount)..<((i + 1) * tapCount)], weights[(i * tapCount)..<((i + 1) * tapCount)])
+    }
+
+    /// Source coordinate of output `i` (PyTorch's area-pixel convention).
+    private static func source(_ i: Int, input: Int, output: Int, alignCorners: Bool) -> Float {
+        if alignCorners { return output > 1 ? Float(i) * Float(input - 1) / Float(output - 1) : 0 }
+        return (Float(i) + 0.5) * Float(input) / Float(output) - 0.5
+    }
+
+    static func linear(input: Int, output: Int, alignCorners: Bool) -> ResampleTaps {
+        var indices: [Int] = [], weights: [Float] = []
+        for i in 0..<output {
+            let x = Swift.max(source(i, input: input, output: output, alignCorners: alignCorners), 0)
+            let low = Swift.min(Int(x), input - 1), high = Swift.min(low + 1, input - 1)
+            let t = x - Float(low)
+            indices += [low, high]
+            weights += [1 - t, t]
+        }
+        return ResampleTaps(outputCount: output, tapCount: 2, indices: indices, weights: weights)
+    }
+
+    static func nearest(input: Int, output: Int) -> ResampleTaps {
+        let indices = (0..<output).map { Swift.min(Int((Float($0) * Float(input) / Float(output)).rounded(.down)), input - 1) }
+        return ResampleTaps(outputCount: output, tapCount: 1, indices: indices, weights: [Float](repeating: 1, count: output))
+    }
+
+    static func cubic(input: Int, output: Int, alignCorners: Bool) -> ResampleTaps {
+        let a: Float = -0.75
+        func near(_ t: Float) -> Float { ((a + 2) * t - (a + 3)) * t * t + 1 }
+        func far(_ t: Float) -> Float { ((a * t - 5 * a) * t + 8 * a) * t - 4 * a }
+        var indices: [Int] = [], weights: [Float] = []
+        for i in 0..<output {
+            let x = source(i, input: input, output: output, alignCorners: alignCorners)
+            let base = Int(x.rounded(.down)), t = x - Float(base)
+            let coefficients = [far(t + 1), near(t), near(1 - t), far(2 - t)]
+            for k in 0..<4 {
+                indices.append(Swift.min(Swift.max(base - 1 + k, 0), input - 1))
+                weights.append(coefficients[k])
+            }
+        }
+        return ResampleTaps(outputCount: output, tapCount: 4, indices: indices, weights: weights)
+    }
+}

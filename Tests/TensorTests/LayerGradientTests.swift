@@ -1,0 +1,69 @@
+import Testing
+import Tensor
+
+@Suite struct LayerGradientTests {
+    @Test(arguments: [
+        // (input [N,C,H,W], out channels, kernel, stride, padding, dilation, groups)
+        ([2, 4, 7, 6], 6, 3, 1, 1, 1, 1), ([1, 4, 9, 9], 4, 3, 2, 1, 1, 2), ([1, 3, 8, 8], 3, 3, 1, 2, 2, 3),
+        ([1, 2, 7, 7], 5, 7, 1, 3, 1, 1), ([2, 3, 5, 5], 2, 1, 1, 0, 1, 1),
+    ])
+    func conv2d(config: ([Int], Int, Int, Int, Int, Int, Int)) {
+        let (shape, out, k, s, p, d, groups) = config
+        let x = randomInput(shape, seed: 20)
+        let w = randomInput([out, shape[1] / groups, k, k], seed: 21)
+        let b = randomInput([out], seed: 22)
+        checkGradients("conv2d \(config)", [x, w, b]) {
+            Tensor.conv2d($0[0], weight: $0[1], bias: $0[2], stride: (s, s), padding: (p, p), dilation: (d, d), groups: groups)
+        }
+    }
+
+    @Test(arguments: [
+        // (input, out channels, kernel, stride, padding, output padding, groups)
+        ([1, 4, 3, 3], 2, 2, 2, 0, 0, 1), ([2, 3, 3, 2], 4, 4, 4, 0, 0, 1), ([1, 4, 4, 4], 2, 3, 2, 1, 1, 2),
+        ([1, 2, 5, 5], 3, 3, 1, 1, 0, 1),
+    ])
+    func convTranspose2d(config: ([Int], Int, Int, Int, Int, Int, Int)) {
+        let (shape, out, k, s, p, op, groups) = config
+        let x = randomInput(shape, seed: 23)
+        let w = randomInput([shape[1], out / groups, k, k], seed: 24)
+        let b = randomInput([out], seed: 25)
+        checkGradients("conv_transpose2d \(config)", [x, w, b]) {
+            Tensor.convTranspose2d($0[0], weight: $0[1], bias: $0[2], stride: (s, s), padding: (p, p), outputPadding: (op, op), groups: groups)
+        }
+    }
+
+    @Test func poolingAndResampling() {
+        let x = randomInput([2, 3, 6, 8], seed: 26)
+        checkGradients("avg_pool2d", [x]) { $0[0].avgPool2d(kernel: 2) }
+        for align in [false, true] {
+            checkGradients("bilinear up align=\(align)", [x]) { $0[0].bilinearResized(to: (11, 16), alignCorners: align) }
+            checkGradients("bilinear down align=\(align)", [x]) { $0[0].bilinearResized(to: (3, 5), alignCorners: align) }
+        }
+        checkGradients("nearest", [x]) { $0[0].nearestResized(to: (12, 4)) }
+        checkGradients("bicubic", [x]) { $0[0].bicubicResized(to: (9, 10)) }
+    }
+
+    @Test func normalisation() {
+        let x = randomInput([2, 4, 3, 3], seed: 27, scale: 2)
+        let w = randomInput([4], seed: 28), b = randomInput([4], seed: 29)
+        checkGradients("group_norm", [x, w, b]) { $0[0].groupNorm(groups: 2, weight: $0[1], bias: $0[2]) }
+        checkGradients("batch_norm train", [x, w, b]) { $0[0].batchNormTraining(weight: $0[1], bias: $0[2]).output }
+        let mean = randomInput([4], seed: 30), variance = randomInput([4], seed: 31).map { abs($0) + 0.5 }
+        checkGradients("batch_norm eval", [x, w, b]) {
+            $0[0].batchNormInference(mean: mean, variance: variance, weight: $0[1], bias: $0[2])
+        }
+        let table = randomInput([10, 4], seed: 32)
+        checkGradients("embedding", [table]) { Tensor.embedding($0[0], [3, 1, 3, 9]) }
+    }
+
+    @Test func losses() {
+        let logits = randomInput([2, 3, 4, 4], seed: 33, scale: 3)
+        var generator = RandomGenerator(seed: 34)
+        let targets = Tensor.bernoulli(logits.shape, p: 0.3, using: &generator)
+        checkGradients("bce_with_logits", [logits]) { Tensor.binaryCrossEntropyWithLogits($0[0], targets: targets) }
+        let classes = (0..<32).map { Int32($0 % 5 == 4 ? 255 : $0 % 3) }
+        checkGradients("cross_entropy ignore 255", [logits]) { Tensor.crossEntropy($0[0], targets: classes) }
+        let other = randomInput(logits.shape, seed: 35)
+        checkGradients("mse", [logits, other]) { Tensor.meanSquaredError($0[0], $0[1]) }
+    }
+}
