@@ -34,11 +34,11 @@ let package = Package(
 
         // MARK: Swift layers
         .target(name: "Tensor", dependencies: ["CBLAS"]),
-        .target(name: "IO", dependencies: ["CHDF5", "CJPEG", "CPNG"]),
+        .target(name: "IO", dependencies: ["Tensor", "CHDF5", "CJPEG", "CPNG"]),
         .target(name: "Distributed", dependencies: ["CMPIShim"]),
 
         // MARK: tests
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CBLAS"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "IO", "CBLAS"], resources: [.copy("Fixtures")]),
         .testTarget(name: "IOTests", dependencies: ["IO"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         // Multi-rank tests: a release-built executable that ci/mpi-tests runs under mpirun.

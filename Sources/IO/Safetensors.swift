@@ -1,0 +1,109 @@
+import Foundation
+import Tensor
+
+/// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
+/// `{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {string: string}}`,
+/// then the raw little-endian data. F32, F16 and BF16 tensors are read as Float32.
+public enum Safetensors {
+    /// Tensors and metadata read from a file.
+    public struct Contents: Sendable {
+        public var tensors: [String: Tensor]
+        public var metadata: [String: String]
+    }
+
+    /// Reads every tensor of the file at `path`. Errors name the file and the offending tensor.
+    public static func read(path: String) throws -> Contents {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw IOError(path, "cannot read the file")
+        }
+        do {
+            return try data.withUnsafeBytes { try parse($0) }
+        } catch let error as IOError {
+            throw error.within(path)
+        }
+    }
+
+    /// Parses safetensors bytes.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws -> Contents {
+        guard bytes.count >= 8 else { throw IOError("safetensors", "file is \(bytes.count) bytes, shorter than the 8-byte header length") }
+        let headerLength = Int(UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)))
+        guard headerLength > 0, headerLength <= bytes.count - 8 else {
+            throw IOError("safetensors", "header length \(headerLength) does not fit in a file of \(bytes.count) bytes")
+        }
+        let headerBytes = Data(bytes[8..<(8 + headerLength)])
+        guard let header = (try? JSONSerialization.jsonObject(with: headerBytes)) as? [String: Any] else {
+            throw IOError("safetensors", "the header is not a JSON object")
+        }
+        let dataStart = 8 + headerLength
+        let dataLength = bytes.count - dataStart
+        var tensors: [String: Tensor] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard let entries = value as? [String: Any] else { throw IOError("safetensors", "__metadata__ is not an object") }
+                for (key, entry) in entries {
+                    guard let text = entry as? String else { throw IOError("safetensors", "metadata \(key) is not a string") }
+                    metadata[key] = text
+                }
+                continue
+            }
+            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
+                  let shape = (info["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
+                  let offsets = (info["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
+                  offsets.count == 2, shape.count == (info["shape"] as? [Any])?.count
+            else { throw IOError("safetensors", "tensor \(name): entry needs dtype, shape and two data_offsets") }
+            guard shape.allSatisfy({ $0 >= 0 }) else { throw IOError("safetensors", "tensor \(name): negative dimension in \(shape)") }
+            guard let elementSize = ["F32": 4, "F16": 2, "BF16": 2][dtype] else {
+                throw IOError("safetensors", "tensor \(name): dtype \(dtype) is not supported (F32, F16, BF16)")
+            }
+            let (begin, end) = (offsets[0], offsets[1])
+            let count = shape.reduce(1, *)
+            guard begin >= 0, end >= begin, end <= dataLength else {
+                throw IOError("safetensors", "tensor \(name): data_offsets [\(begin), \(end)] outside the \(dataLength) data bytes")
+            }
+            guard end - begin == count * elementSize else {
+                throw IOError("safetensors", "tensor \(name): \(end - begin) bytes for shape \(shape) of \(dtype) (expected \(count * elementSize))")
+            }
+            let tensor = Tensor(uninitializedShape: shape)
+            let source = bytes.baseAddress! + dataStart + begin
+            for i in 0..<count {
+                switch dtype {
+                case "F32": tensor.pointer[i] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                case "F16": tensor.pointer[i] = Float(Float16(bitPattern: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
+                default: tensor.pointer[i] = Float(bitPattern: UInt32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
+                }
+            }
+            tensors[name] = tensor
+        }
+        return Contents(tensors: tensors, metadata: metadata)
+    }
+
+    /// Writes `tensors` as F32 (sorted by name) with `metadata`, atomically (temporary file + rename).
+    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        let names = tensors.keys.sorted()
+        for name in names {
+            let tensor = tensors[name]!
+            header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + 4 * tensor.count]]
+            offset += 4 * tensor.count
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        // Pad the header with spaces so the data starts 8-byte aligned.
+        while (8 + json.count) % 8 != 0 { json.append(0x20) }
+        var file = Data()
+        file.reserveCapacity(8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
+        file.append(json)
+        for name in names {
+            let tensor = tensors[name]!
+            file.append(Data(bytes: tensor.pointer, count: 4 * tensor.count))
+        }
+        do {
+            try file.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw IOError(path, "cannot write: \(error.localizedDescription)")
+        }
+    }
+}
