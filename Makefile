@@ -23,7 +23,7 @@ warnings: deps
 	@ci/check-warnings
 
 unit-tests: deps
-	$(SWIFT) test
+	$(SWIFT) test --no-parallel
 
 mpi-tests: deps
 	@ci/mpi-tests

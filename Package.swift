@@ -20,7 +20,7 @@ import PackageDescription
 let package = Package(
     name: "FGASeg",
     products: [
-        .library(name: "FGASeg", targets: ["Tensor", "IO", "Distributed"]),
+        .library(name: "FGASeg", targets: ["Tensor", "NN", "IO", "Distributed"]),
     ],
     targets: [
         // MARK: native libraries
@@ -34,11 +34,13 @@ let package = Package(
 
         // MARK: Swift layers
         .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "IO", dependencies: ["Tensor", "CHDF5", "CJPEG", "CPNG"]),
         .target(name: "Distributed", dependencies: ["CMPIShim"]),
 
         // MARK: tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "IO", "CBLAS"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "IO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "IOTests", dependencies: ["IO"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         // Multi-rank tests: a release-built executable that ci/mpi-tests runs under mpirun.

@@ -6,8 +6,9 @@
 public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     /// Dimensions, outermost first; `[]` for a scalar.
     public let shape: [Int]
-    /// The floats, `shape.product` of them, row-major.
-    public let storage: TensorStorage
+    /// The floats, `shape.product` of them, row-major. Parameters are moved into windows of a
+    /// flat buffer with ``rebind(to:offset:)``.
+    public private(set) var storage: TensorStorage
     /// Whether gradients flow to this tensor. Set on leaves (parameters, inputs to check).
     public var requiresGrad: Bool
     /// The accumulated gradient [same shape] after ``backward()``, for tensors that require it.
@@ -56,6 +57,14 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     /// A tensor that shares `base`'s memory from `offset` (e.g. a parameter inside a flat buffer).
     public convenience init(window base: Tensor, offset: Int, shape: [Int]) {
         self.init(shape: shape, storage: TensorStorage(window: base.storage, offset: offset, count: shape.reduce(1, *)))
+    }
+
+    /// Copies the values into `flat` at `offset` and makes this tensor a window of it from then
+    /// on (the flat parameter/gradient buffers of the optimiser and the gradient reducer).
+    public func rebind(to flat: Tensor, offset: Int) {
+        let window = TensorStorage(window: flat.storage, offset: offset, count: count)
+        window.pointer.update(from: pointer, count: count)
+        storage = window
     }
 
     /// Number of elements.

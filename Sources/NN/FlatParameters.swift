@@ -1,0 +1,66 @@
+import Tensor
+
+/// The trainable parameters of a model laid out in one flat value buffer and one flat gradient
+/// buffer, in reverse registration order (≈ the order backward produces gradients). Each
+/// parameter becomes a window of `values` and its `.grad` a window of `gradients`, so the
+/// optimiser, gradient clipping and the all-reduce each work on one contiguous buffer.
+public final class FlatParameters {
+    /// One parameter's place in the flat buffers.
+    public struct Entry: Sendable {
+        public let name: String
+        public let offset: Int
+        public let count: Int
+    }
+
+    public let values: Tensor
+    public let gradients: Tensor
+    public let entries: [Entry]
+    public let tensors: [Tensor]
+
+    /// Moves the trainable (gradient-requiring) parameters of `module` into flat buffers.
+    public init(_ module: Module) {
+        let trainable = Array(module.trainableParameters().reversed())
+        let total = trainable.reduce(0) { $0 + $1.tensor.count }
+        values = Tensor(repeating: 0, shape: [total])
+        gradients = Tensor(repeating: 0, shape: [total])
+        var offset = 0
+        var entries: [Entry] = []
+        for (name, tensor) in trainable {
+            tensor.rebind(to: values, offset: offset)
+            tensor.grad = Tensor(window: gradients, offset: offset, shape: tensor.shape)
+            entries.append(Entry(name: name, offset: offset, count: tensor.count))
+            offset += tensor.count
+        }
+        self.entries = entries
+        tensors = trainable.map(\.tensor)
+    }
+
+    /// Number of trainable floats.
+    public var count: Int { values.count }
+
+    /// Sets every gradient to zero (gradients accumulate across backward passes).
+    public func zeroGradients() {
+        gradients.pointer.initialize(repeating: 0, count: count)
+    }
+
+    /// The global L2 norm of all gradients (accumulated in Double, fixed order).
+    public func gradientNorm() -> Float {
+        var total = 0.0
+        let g = gradients.pointer
+        for i in 0..<count { total += Double(g[i]) * Double(g[i]) }
+        return Float(total.squareRoot())
+    }
+
+    /// Scales gradients so that their global norm is at most `maxNorm` (PyTorch's
+    /// `clip_grad_norm_`: factor maxNorm / (norm + 1e-6) when below 1). Returns the norm before clipping.
+    @discardableResult
+    public func clipGradientNorm(_ maxNorm: Float) -> Float {
+        let norm = gradientNorm()
+        let factor = maxNorm / (norm + 1e-6)
+        if factor < 1 {
+            let g = gradients.pointer
+            Parallel.forEach(count) { range in for i in range { g[i] *= factor } }
+        }
+        return norm
+    }
+}

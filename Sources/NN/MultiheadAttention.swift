@@ -1,0 +1,45 @@
+import Foundation
+import Tensor
+
+/// Multi-head scaled dot-product attention with separate q/k/v projections (each [E, E] with a
+/// bias) and an output projection, batch-first. Projections use xavier-uniform weights and zero
+/// biases (PyTorch nn.MultiheadAttention's `_reset_parameters`).
+public final class MultiheadAttention: Module {
+    public let qProj: Linear, kProj: Linear, vProj: Linear, outProj: Linear
+    public let heads: Int
+
+    public init(embedDim: Int, heads: Int, generator: inout RandomGenerator) {
+        precondition(embedDim % heads == 0, "MultiheadAttention: \(embedDim) is not divisible by \(heads) heads")
+        self.heads = heads
+        func projection() -> Linear {
+            let layer = Linear(embedDim, embedDim, generator: &generator)
+            let fresh = Initializer.xavierUniform([embedDim, embedDim], fanIn: embedDim, fanOut: embedDim, using: &generator)
+            layer.weight.pointer.update(from: fresh.pointer, count: fresh.count)
+            layer.bias!.pointer.initialize(repeating: 0, count: embedDim)
+            return layer
+        }
+        qProj = projection()
+        kProj = projection()
+        vProj = projection()
+        outProj = projection()
+        super.init()
+        child("q_proj", qProj)
+        child("k_proj", kProj)
+        child("v_proj", vProj)
+        child("out_proj", outProj)
+    }
+
+    /// `query` [B, L, E], `key`/`value` [B, S, E], optional additive `mask` [L, S] (e.g. −∞ above
+    /// the diagonal for causal attention) → [B, L, E].
+    public func callAsFunction(query: Tensor, key: Tensor, value: Tensor, mask: Tensor? = nil) -> Tensor {
+        let (b, l, e) = (query.shape[0], query.shape[1], query.shape[2])
+        let s = key.shape[1], d = e / heads
+        func split(_ x: Tensor, _ length: Int) -> Tensor { x.reshaped([b, length, heads, d]).permuted([0, 2, 1, 3]) }
+        let q = split(qProj(query), l) * Float(1 / Double(d).squareRoot())
+        let k = split(kProj(key), s), v = split(vProj(value), s)
+        var scores = Tensor.matmul(q, k, transposeB: true)
+        if let mask { scores = scores + mask }
+        let attended = Tensor.matmul(scores.softmax(dim: -1), v)
+        return outProj(attended.permuted([0, 2, 1, 3]).reshaped([b, l, e]))
+    }
+}
