@@ -22,6 +22,9 @@ let package = Package(
     products: [
         .library(name: "FGASeg", targets: ["Tensor", "NN", "IO", "Distributed"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
     targets: [
         // MARK: native libraries
         .systemLibrary(name: "COpenMPI", pkgConfig: "ompi",
@@ -37,6 +40,12 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "IO", dependencies: ["Tensor", "CHDF5", "CJPEG", "CPNG"]),
         .target(name: "Distributed", dependencies: ["CMPIShim"]),
+
+        // MARK: executables
+        .executableTarget(
+            name: "fgaseg-bench",
+            dependencies: ["Tensor", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Executables/fgaseg-bench"),
 
         // MARK: tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "IO", "CBLAS"], resources: [.copy("Fixtures")]),

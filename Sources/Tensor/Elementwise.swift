@@ -60,6 +60,7 @@ extension Tensor {
     public static func - (s: Float, a: Tensor) -> Tensor { (-a) + s }
 
     /// `y = f(x)` elementwise with `dy/dx = derivative(x, y)`.
+    @inline(__always)
     func map(_ op: String, _ f: (Float) -> Float, derivative: @escaping (Float, Float) -> Float) -> Tensor {
         let out = Tensor(uninitializedShape: shape)
         Kernels.map(pointer, out.pointer, count, f)

@@ -16,7 +16,10 @@ public enum FastMath {
         p = p * r + 0.5
         p = p * r + 1
         p = p * r + 1
-        let scale = Float(bitPattern: UInt32(Int32(n) + 127) << 23)
+        // 2^n from the bits of n + 1.5·2^23 (n sits in the low mantissa bits); wrapping integer
+        // arithmetic only, so the loop vectorises (a checked Float→Int conversion would not).
+        let shifted = (n + 12_582_912).bitPattern &- 0x4B40_0000
+        let scale = Float(bitPattern: (shifted &+ 127) &<< 23)
         let result = p * scale
         return x < -87.33 ? 0 : (x > 88.72 ? .infinity : result)
     }

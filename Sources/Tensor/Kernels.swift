@@ -2,7 +2,7 @@
 /// fixed chunks and never reduces across chunks, so results do not depend on scheduling.
 public enum Kernels {
     /// `y[i] = f(x[i])` for `count` elements.
-    @inlinable
+    @inlinable @inline(__always)
     public static func map(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int,
                            _ f: (Float) -> Float) {
         Parallel.forEach(count) { range in
@@ -11,7 +11,7 @@ public enum Kernels {
     }
 
     /// `z[i] = f(x[i], y[i])` for `count` elements.
-    @inlinable
+    @inlinable @inline(__always)
     public static func zip(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>,
                            _ count: Int, _ f: (Float, Float) -> Float) {
         Parallel.forEach(count) { range in
@@ -20,7 +20,7 @@ public enum Kernels {
     }
 
     /// `w[i] = f(x[i], y[i], z[i])` for `count` elements.
-    @inlinable
+    @inlinable @inline(__always)
     public static func zip3(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafePointer<Float>,
                             _ w: UnsafeMutablePointer<Float>, _ count: Int, _ f: (Float, Float, Float) -> Float) {
         Parallel.forEach(count) { range in

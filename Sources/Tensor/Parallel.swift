@@ -26,7 +26,7 @@ public enum Parallel {
 
     /// Calls `body` on contiguous sub-ranges that cover `0..<count`, in parallel when the work is
     /// large enough. `grain` is the smallest range worth a thread (in loop iterations).
-    @inlinable
+    @inlinable @inline(__always)
     public static func forEach(_ count: Int, grain: Int = 16_384, _ body: (Range<Int>) -> Void) {
         let chunks = Swift.min(threadCount, Swift.max(1, count / Swift.max(1, grain)))
         if chunks <= 1 {

@@ -1,0 +1,51 @@
+import Foundation
+
+/// Wall-clock seconds of `body`, the median of `repetitions` runs after `warmup` runs.
+func medianSeconds(warmup: Int = 2, repetitions: Int = 7, _ body: () -> Void) -> Double {
+    for _ in 0..<warmup { body() }
+    var times: [Double] = []
+    for _ in 0..<repetitions {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    return times.sorted()[times.count / 2]
+}
+
+/// Peak resident memory of this process in MB.
+func peakResidentMegabytes() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss / 1024
+}
+
+/// One benchmark result: our time next to a baseline measured in the same run.
+struct BenchmarkRow {
+    let suite: String
+    let name: String
+    let ours: Double
+    let baselineName: String
+    let baseline: Double
+    /// Work per run for a throughput column: FLOPs or bytes.
+    var flops: Double? = nil
+    var bytes: Double? = nil
+
+    var speedup: Double { baseline / ours }
+
+    func printed(json: Bool) -> String {
+        if json {
+            var fields: [String: Any] = ["suite": suite, "name": name, "ours_s": ours, "baseline": baselineName,
+                                         "baseline_s": baseline, "speedup": (speedup * 1000).rounded() / 1000,
+                                         "peak_rss_mb": peakResidentMegabytes()]
+            if let flops { fields["gflops"] = (flops / ours / 1e9 * 10).rounded() / 10 }
+            if let bytes { fields["gbps"] = (bytes / ours / 1e9 * 10).rounded() / 10 }
+            let data = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+            return String(decoding: data, as: UTF8.self)
+        }
+        var rate = ""
+        if let flops { rate = String(format: "%7.1f GFLOP/s (baseline %7.1f)", flops / ours / 1e9, flops / baseline / 1e9) }
+        if let bytes { rate = String(format: "%7.1f GB/s (baseline %7.1f)", bytes / ours / 1e9, bytes / baseline / 1e9) }
+        return String(format: "%-34@ %10.3f ms  %-22@ %10.3f ms  ratio %5.2f  %@",
+                      name as NSString, ours * 1e3, baselineName as NSString, baseline * 1e3, speedup, rate as NSString)
+    }
+}
