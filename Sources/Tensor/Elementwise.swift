@@ -59,21 +59,32 @@ extension Tensor {
     public static func * (s: Float, a: Tensor) -> Tensor { a * s }
     public static func - (s: Float, a: Tensor) -> Tensor { (-a) + s }
 
-    /// `y = f(x)` elementwise with `dy/dx = derivative(x, y)`.
-    @inline(__always)
-    func map(_ op: String, _ f: (Float) -> Float, derivative: @escaping (Float, Float) -> Float) -> Tensor {
+    /// `y = f(x)` elementwise with `dy/dx = f.derivative(x, y)`. Generic over the function type
+    /// so that each activation gets its own specialised, vectorisable loop.
+    func map<F: ElementwiseFunction>(_ op: String, _ f: F) -> Tensor {
         let out = Tensor(uninitializedShape: shape)
-        Kernels.map(pointer, out.pointer, count, f)
+        let x = pointer, y = out.pointer
+        Parallel.forEach(count) { range in
+            for i in range { y[i] = f(x[i]) }
+        }
         // Saved values are detached so that no closure refers back to the tensor that owns it.
         let input = detached(), output = out.detached()
         return Tensor.record(op, inputs: [self], output: out) { g in
             let dx = Tensor(uninitializedShape: g.shape)
-            Kernels.zip3(input.pointer, output.pointer, g.pointer, dx.pointer, g.count) { x, y, g in g * derivative(x, y) }
+            let xs = input.pointer, ys = output.pointer, gs = g.pointer, ds = dx.pointer
+            Parallel.forEach(g.count) { range in
+                for i in range { ds[i] = gs[i] * f.derivative(xs[i], ys[i]) }
+            }
             return [dx]
         }
     }
 
-    public func exp() -> Tensor { map("exp", FastMath.exp, derivative: { _, y in y }) }
+    /// `y = f(x)` with `dy/dx = derivative(x, y)` given as closures (for one-off functions).
+    func map(_ op: String, _ f: @escaping (Float) -> Float, derivative: @escaping (Float, Float) -> Float) -> Tensor {
+        map(op, ClosureFunction(value: f, slope: derivative))
+    }
+
+    public func exp() -> Tensor { map("exp", ExpFunction()) }
     public func log() -> Tensor { map("log", { Foundation.log($0) }, derivative: { x, _ in 1 / x }) }
     public func sqrt() -> Tensor { map("sqrt", { $0.squareRoot() }, derivative: { _, y in 0.5 / y }) }
     public func rsqrt() -> Tensor { map("rsqrt", { 1 / $0.squareRoot() }, derivative: { x, y in -0.5 * y / x }) }
@@ -85,23 +96,53 @@ extension Tensor {
     public func clamp(min low: Float = -.infinity, max high: Float = .infinity) -> Tensor {
         map("clamp", { Swift.min(Swift.max($0, low), high) }, derivative: { x, _ in x >= low && x <= high ? 1 : 0 })
     }
-    public func sigmoid() -> Tensor { map("sigmoid", FastMath.sigmoid, derivative: { _, y in y * (1 - y) }) }
+    public func sigmoid() -> Tensor { map("sigmoid", SigmoidFunction()) }
     public func relu() -> Tensor { map("relu", { Swift.max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 }) }
     /// GELU with the exact erf: x · Φ(x).
-    public func gelu() -> Tensor {
-        map("gelu", { x in 0.5 * x * (1 + FastMath.erf(x * 0.707_106_77)) }, derivative: { x, _ in
-            0.5 * (1 + FastMath.erf(x * 0.707_106_77)) + x * 0.398_942_3 * FastMath.exp(-0.5 * x * x)
-        })
-    }
+    public func gelu() -> Tensor { map("gelu", GELUFunction()) }
     /// CLIP's QuickGELU: x · σ(1.702 x).
-    public func quickGelu() -> Tensor {
-        map("quick_gelu", { x in x * FastMath.sigmoid(1.702 * x) }, derivative: { x, _ in
-            let s = FastMath.sigmoid(1.702 * x)
-            return s + 1.702 * x * s * (1 - s)
-        })
-    }
+    public func quickGelu() -> Tensor { map("quick_gelu", QuickGELUFunction()) }
     /// elu(x) + 1: the positive feature map of linear attention.
     public func eluPlusOne() -> Tensor {
         map("elu_plus_one", { x in x > 0 ? x + 1 : FastMath.exp(x) }, derivative: { x, y in x > 0 ? 1 : y })
+    }
+}
+
+/// A scalar function and its derivative, applied elementwise by `Tensor.map`.
+protocol ElementwiseFunction {
+    func callAsFunction(_ x: Float) -> Float
+    /// dy/dx at input `x` with output `y`.
+    func derivative(_ x: Float, _ y: Float) -> Float
+}
+
+struct ClosureFunction: ElementwiseFunction {
+    let value: (Float) -> Float
+    let slope: (Float, Float) -> Float
+    func callAsFunction(_ x: Float) -> Float { value(x) }
+    func derivative(_ x: Float, _ y: Float) -> Float { slope(x, y) }
+}
+
+struct ExpFunction: ElementwiseFunction {
+    func callAsFunction(_ x: Float) -> Float { FastMath.exp(x) }
+    func derivative(_ x: Float, _ y: Float) -> Float { y }
+}
+
+struct SigmoidFunction: ElementwiseFunction {
+    func callAsFunction(_ x: Float) -> Float { FastMath.sigmoid(x) }
+    func derivative(_ x: Float, _ y: Float) -> Float { y * (1 - y) }
+}
+
+struct GELUFunction: ElementwiseFunction {
+    func callAsFunction(_ x: Float) -> Float { 0.5 * x * (1 + FastMath.erf(x * 0.707_106_77)) }
+    func derivative(_ x: Float, _ y: Float) -> Float {
+        0.5 * (1 + FastMath.erf(x * 0.707_106_77)) + x * 0.398_942_3 * FastMath.exp(-0.5 * x * x)
+    }
+}
+
+struct QuickGELUFunction: ElementwiseFunction {
+    func callAsFunction(_ x: Float) -> Float { x * FastMath.sigmoid(1.702 * x) }
+    func derivative(_ x: Float, _ y: Float) -> Float {
+        let s = FastMath.sigmoid(1.702 * x)
+        return s + 1.702 * x * s * (1 - s)
     }
 }

@@ -6,7 +6,10 @@ public enum FastMath {
     public static func exp(_ x: Float) -> Float {
         let clamped = Swift.min(Swift.max(x, -87.33), 88.72)
         // x = n·ln2 + r, |r| ≤ ln2/2, with ln2 split in two parts for an exact n·ln2.
-        let n = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+        // Round to nearest by adding 1.5·2^23 (no libm call, so the loop vectorises); n then sits
+        // in the low mantissa bits of `magic`.
+        let magic = clamped * 1.442_695_04 + 12_582_912
+        let n = magic - 12_582_912
         let r = (clamped - n * 0.693_145_75) - n * 1.428_606_8e-6
         // exp(r) by a degree-6 Taylor/minimax polynomial (Horner).
         var p: Float = 1.388_889_0e-3
@@ -16,9 +19,8 @@ public enum FastMath {
         p = p * r + 0.5
         p = p * r + 1
         p = p * r + 1
-        // 2^n from the bits of n + 1.5·2^23 (n sits in the low mantissa bits); wrapping integer
-        // arithmetic only, so the loop vectorises (a checked Float→Int conversion would not).
-        let shifted = (n + 12_582_912).bitPattern &- 0x4B40_0000
+        // 2^n with wrapping integer arithmetic only (a checked Float→Int conversion would not vectorise).
+        let shifted = magic.bitPattern &- 0x4B40_0000
         let scale = Float(bitPattern: (shifted &+ 127) &<< 23)
         let result = p * scale
         return x < -87.33 ? 0 : (x > 88.72 ? .infinity : result)
