@@ -215,3 +215,42 @@ extension Kernels {
         }
     }
 }
+
+extension Tensor {
+    /// Values of `self` picked along `dim` by `indices` (like `torch.gather`): `indices` has the
+    /// output's shape `indexShape`, which matches `self` except along `dim`. The gradient scatter-adds.
+    public func gather(_ dim: Int, indices: [Int32], indexShape: [Int]) -> Tensor {
+        let a = axis(dim, op: "gather")
+        precondition(indexShape.count == rank && indices.count == indexShape.reduce(1, *)
+                     && (0..<rank).allSatisfy { $0 == a || indexShape[$0] == shape[$0] },
+                     "gather: index shape \(indexShape) (\(indices.count) indices) does not fit input \(shape) along \(a)")
+        let outer = shape[..<a].reduce(1, *), n = shape[a], m = indexShape[a], inner = shape[(a + 1)...].reduce(1, *)
+        for index in indices where index < 0 || Int(index) >= n {
+            fatalError("gather: index \(index) is out of range for dimension \(a) of shape \(shape)")
+        }
+        let out = Tensor(uninitializedShape: indexShape)
+        let source = { (position: Int) in ((position / (m * inner)) * n + Int(indices[position])) * inner + position % inner }
+        for position in 0..<(outer * m * inner) { out.pointer[position] = pointer[source(position)] }
+        return Tensor.record("gather", inputs: [self], output: out) { [shape] g in
+            let dx = Tensor(repeating: 0, shape: shape)
+            for position in 0..<g.count { dx.pointer[source(position)] += g.pointer[position] }
+            return [dx]
+        }
+    }
+
+    /// Swin's window partition: [B, H, W, C] → [B·(H/size)·(W/size), size·size, C].
+    public func windowPartition(size: Int) -> Tensor {
+        precondition(rank == 4 && shape[1] % size == 0 && shape[2] % size == 0,
+                     "window_partition: \(shape) is not [B, H, W, C] with H and W multiples of \(size)")
+        let (b, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
+        return reshaped([b, h / size, size, w / size, size, c]).permuted([0, 1, 3, 2, 4, 5]).reshaped([-1, size * size, c])
+    }
+
+    /// Inverse of ``windowPartition(size:)``: [B·(H/size)·(W/size), size·size, C] → [B, H, W, C].
+    public func windowReverse(size: Int, height: Int, width: Int) -> Tensor {
+        let c = shape[rank - 1]
+        let b = count / (height * width * c)
+        precondition(b * height * width * c == count, "window_reverse: \(shape) does not hold windows of a \(height)×\(width) map")
+        return reshaped([b, height / size, width / size, size, size, c]).permuted([0, 1, 3, 2, 4, 5]).reshaped([b, height, width, c])
+    }
+}

@@ -57,6 +57,25 @@ import Tensor
         checkGradients("index_select", [x]) { $0[0].indexSelect(1, [2, 0, 2]) }
         checkGradients("roll", [x]) { $0[0].rolled(-1, along: 2).rolled(2, along: 1) }
         checkGradients("broadcast", [randomInput([3, 1], seed: 8)]) { $0[0].broadcast(to: [2, 3, 4]) }
+        let gatherIndices: [Int32] = [2, 0, 1, 1, 0, 2, 2, 2, 0, 1, 1, 0, 0, 0, 2, 1]
+        checkGradients("gather", [x]) { $0[0].gather(1, indices: gatherIndices, indexShape: [2, 2, 4]) }
+        let map = randomInput([2, 4, 6, 3], seed: 40)
+        checkGradients("window partition", [map]) { $0[0].windowPartition(size: 2) }
+        checkGradients("window round trip", [map]) { $0[0].windowPartition(size: 2).windowReverse(size: 2, height: 4, width: 6) * 2 }
+    }
+
+    @Test func windowsRoundTripAndGatherPicksValues() {
+        let map = randomInput([2, 4, 6, 3], seed: 41)
+        let windows = map.windowPartition(size: 2)
+        #expect(windows.shape == [12, 4, 3])
+        // Window 1 of image 0 covers rows 0–1, columns 2–3.
+        let corners: [(Int, Int)] = [(0, 2), (0, 3), (1, 2), (1, 3)]
+        var expected: [Float] = []
+        for (y, x) in corners { for c in 0..<3 { expected.append(map.pointer[(y * 6 + x) * 3 + c]) } }
+        #expect(windows.narrowed(0, start: 1, length: 1).scalars == expected)
+        #expect(windows.windowReverse(size: 2, height: 4, width: 6).scalars == map.scalars)
+        let x = Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3])
+        #expect(x.gather(1, indices: [2, 0, 1, 1], indexShape: [2, 2]).scalars == [3, 1, 5, 5])
     }
 
     @Test func matrixProducts() {

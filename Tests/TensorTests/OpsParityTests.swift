@@ -79,6 +79,10 @@ func runOp(_ c: OpCase, _ x: [String: Tensor]) -> Tensor {
         let times = a["times"]!.ints
         let t = x["x"]!
         return t.reshaped([Int](repeating: 1, count: times.count - t.rank) + t.shape).repeated(times)
+    case "gather":
+        let index = x["index"]!
+        return x["x"]!.gather(a["dim"]!.int, indices: index.scalars.map { Int32($0) }, indexShape: index.shape)
+    case "window_partition": return x["x"]!.windowPartition(size: a["size"]!.int)
     case "matmul": return Tensor.matmul(x["a"]!, x["b"]!)
     case "linear": return Tensor.linear(x["x"]!, weight: x["weight"]!, bias: x["bias"])
     case "conv2d":

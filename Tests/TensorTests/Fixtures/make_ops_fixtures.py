@@ -86,6 +86,13 @@ add_case("pad", "pad", {"x": r}, lambda x: F.pad(x, (2, 1, 0, 3), value=0.5), {"
 add_case("roll", "roll", {"x": r}, lambda x: torch.roll(x, (-2, 3), (1, 2)), {"shifts": [-2, 3], "dims": [1, 2]})
 add_case("repeat", "repeat", {"x": rand(2, 3)}, lambda x: x.repeat(3, 1, 2), {"times": [3, 1, 2]})
 
+gather_index = torch.randint(0, 5, (3, 4, 7))
+add_case("gather", "gather", {"x": r, "index": gather_index.float()},
+         lambda x, index: torch.gather(x, 1, index.long()), {"dim": 1}, grads=["x"])
+window_map = rand(2, 8, 12, 3)
+add_case("window_partition", "window_partition", {"x": window_map},
+         lambda x: x.view(2, 2, 4, 3, 4, 3).permute(0, 1, 3, 2, 4, 5).reshape(-1, 16, 3), {"size": 4})
+
 # Matrix products.
 add_case("matmul_batched", "matmul", {"a": rand(2, 5, 6), "b": rand(2, 6, 3)}, lambda a, b: a @ b)
 add_case("matmul_shared", "matmul", {"a": rand(2, 5, 6), "b": rand(6, 3)}, lambda a, b: a @ b)
