@@ -39,12 +39,13 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "IO", dependencies: ["Tensor", "CHDF5", "CJPEG", "CPNG"]),
-        .target(name: "Distributed", dependencies: ["CMPIShim"]),
+        .target(name: "Distributed", dependencies: ["CMPIShim", "Tensor", "NN"]),
 
         // MARK: executables
         .executableTarget(
             name: "fgaseg-bench",
-            dependencies: ["Tensor", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Tensor", "NN", "Distributed", "CBLAS",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-bench"),
 
         // MARK: tests
@@ -53,7 +54,7 @@ let package = Package(
         .testTarget(name: "IOTests", dependencies: ["IO"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         // Multi-rank tests: a release-built executable that ci/mpi-tests runs under mpirun.
-        .executableTarget(name: "fgaseg-mpi-selftest", dependencies: ["Distributed"],
+        .executableTarget(name: "fgaseg-mpi-selftest", dependencies: ["Distributed", "NN", "Tensor"],
                           path: "Tests/MPISelfTest"),
     ]
 )

@@ -3,6 +3,11 @@
 //   fgaseg-mpi-selftest collectives   all-reduce/broadcast/all-gather/non-blocking checks
 //   fgaseg-mpi-selftest abort         the last rank throws; the job must end (non-zero) at once
 //   fgaseg-mpi-selftest die           the last rank kills itself with SIGKILL; likewise
+//   fgaseg-mpi-selftest ddp           data-parallel training equals single-process training;
+//                                     replicas stay identical and a perturbed one is detected
+//   fgaseg-mpi-selftest train-throw   data-parallel training where the last rank throws at step 3
+//   fgaseg-mpi-selftest train-kill    ... where the last rank is SIGKILLed at step 3
+//   fgaseg-mpi-selftest hang          the last rank stalls before a collective; the watchdog ends the job
 //
 // Each rank prints "rank R: N passed, M failed" and exits non-zero when a check failed.
 import Distributed
@@ -117,6 +122,29 @@ case "collectives":
     let status = world.abortingOnError { try runCollectives(world) }
     try? world.finalize()
     exit(status)
+case "ddp":
+    let status = world.abortingOnError { () throws -> Int32 in
+        let checks = Checks(rank: world.rank)
+        try runDataParallelChecks(world, checks)
+        print("rank \(world.rank): \(checks.passed) passed, \(checks.failed) failed")
+        return checks.failed == 0 ? 0 : 1
+    }
+    try? world.finalize()
+    exit(status)
+case "train-throw", "train-kill":
+    world.abortingOnError {
+        _ = try trainDataParallel(world, optimizer: .adamw, overlap: .off, microBatches: 1, steps: 6, failAtStep: 3) {
+            guard world.rank == world.size - 1 else { return }
+            if mode == "train-kill" { kill(getpid(), SIGKILL) }
+            throw SelfTestFailure(description: "rank \(world.rank) failed at step 3 (deliberate)")
+        }
+    }
+    exit(0)
+case "hang":
+    let watchdog = CollectiveWatchdog(communicator: world, timeout: 3)
+    if world.rank == world.size - 1 { sleep(60) }
+    world.abortingOnError { try watchdog.guarding("barrier", step: 3) { try world.barrier() } }
+    exit(0)
 case "abort":
     // The last rank fails; the others wait in a collective that can never complete.
     world.abortingOnError {
