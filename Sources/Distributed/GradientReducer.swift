@@ -9,7 +9,7 @@ import Tensor
 /// overlap on, backward reports each finished parameter gradient (``gradientReady(_:)``); when a
 /// bucket's last gradient is in, its non-blocking all-reduce starts and later reports poll the
 /// outstanding ones, so communication proceeds while backward continues. ``finish()`` waits for
-/// every bucket and divides by the number of ranks. With overlap off, ``finish()`` all-reduces the
+/// every bucket and divides by the number of ranks (through `FlatParameters.gradientScale`). With overlap off, ``finish()`` all-reduces the
 /// buckets one after another once backward is done — faster on a single node whose cores are
 /// all busy computing, where shared-memory reduction competes with backward for the CPU.
 /// Frozen parameters are not in the flat buffer, so their gradients are never sent. No memory is
@@ -118,8 +118,9 @@ public final class GradientReducer {
         }
     }
 
-    /// Completes the reduction after backward: every bucket is summed over ranks and divided by
-    /// the number of ranks. Does nothing while ``isSynchronizing`` is false.
+    /// Completes the reduction after backward: every bucket is summed over ranks and the
+    /// parameters' gradient scale divided by the number of ranks. Does nothing while
+    /// ``isSynchronizing`` is false.
     public func finish() throws {
         if let deferredError { throw deferredError }
         guard isSynchronizing, communicator.size > 1 else { return }
@@ -131,13 +132,11 @@ public final class GradientReducer {
             }
             for request in requests { try request.wait() }
         } else {
-            for bucket in buckets {
-                try communicator.allReduce(bucketPointer(bucket), .sum)
-            }
+            for bucket in buckets { try communicator.allReduce(bucketPointer(bucket), .sum) }
         }
-        let scale = 1 / Float(communicator.size)
-        let g = parameters.gradients.pointer
-        Parallel.forEach(parameters.count) { range in for i in range { g[i] *= scale } }
+        // The sum becomes a mean through the gradient scale, which the optimiser and gradient
+        // clipping apply as they read: no extra pass over the buffer.
+        parameters.gradientScale /= Float(communicator.size)
         lastCommunicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
     }
 

@@ -37,7 +37,8 @@ public final class AdamW {
     /// Restores the step counter (checkpoint resume).
     public func restore(step: Int) { self.step = step }
 
-    /// One update with base learning rate `learningRate` from the current gradients.
+    /// One update with base learning rate `learningRate` from the current gradients
+    /// (times `parameters.gradientScale`).
     public func update(learningRate: Float) {
         step += 1
         let correction1 = 1 - Foundation.pow(Double(beta1), Double(step))
@@ -45,16 +46,17 @@ public final class AdamW {
         let correction2Root = Float(correction2.squareRoot())
         let p = parameters.values.pointer, g = parameters.gradients.pointer
         let m = firstMoment.pointer, v = secondMoment.pointer
-        let (b1, b2, eps) = (beta1, beta2, self.eps)
+        let (b1, b2, eps, scale) = (beta1, beta2, self.eps, parameters.gradientScale)
         for (range, group) in segments {
             let lr = learningRate * group.learningRateScale
             let decay = 1 - lr * group.weightDecay
             let stepSize = Float(Double(lr) / correction1)
             Parallel.forEach(range.count) { local in
                 for i in (range.lowerBound + local.lowerBound)..<(range.lowerBound + local.upperBound) {
+                    let gradient = g[i] * scale
                     p[i] *= decay
-                    m[i] = b1 * m[i] + (1 - b1) * g[i]
-                    v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                    m[i] = b1 * m[i] + (1 - b1) * gradient
+                    v[i] = b2 * v[i] + (1 - b2) * gradient * gradient
                     let denominator = v[i].squareRoot() / correction2Root + eps
                     p[i] -= stepSize * m[i] / denominator
                 }

@@ -14,6 +14,10 @@ public final class FlatParameters {
 
     public let values: Tensor
     public let gradients: Tensor
+    /// The true gradient is `gradients × gradientScale`. Averaging over ranks and gradient
+    /// clipping change this factor instead of rewriting the buffer; the optimisers apply it as
+    /// they read. ``zeroGradients()`` resets it to 1.
+    public var gradientScale: Float = 1
     public let entries: [Entry]
     public let tensors: [Tensor]
 
@@ -41,14 +45,15 @@ public final class FlatParameters {
     /// Sets every gradient to zero (gradients accumulate across backward passes).
     public func zeroGradients() {
         gradients.pointer.initialize(repeating: 0, count: count)
+        gradientScale = 1
     }
 
-    /// The global L2 norm of all gradients (accumulated in Double, fixed order).
+    /// The global L2 norm of the (scaled) gradients, accumulated in Double in a fixed order.
     public func gradientNorm() -> Float {
         var total = 0.0
         let g = gradients.pointer
         for i in 0..<count { total += Double(g[i]) * Double(g[i]) }
-        return Float(total.squareRoot())
+        return Float(total.squareRoot()) * Swift.abs(gradientScale)
     }
 
     /// Scales gradients so that their global norm is at most `maxNorm` (PyTorch's
@@ -57,10 +62,7 @@ public final class FlatParameters {
     public func clipGradientNorm(_ maxNorm: Float) -> Float {
         let norm = gradientNorm()
         let factor = maxNorm / (norm + 1e-6)
-        if factor < 1 {
-            let g = gradients.pointer
-            Parallel.forEach(count) { range in for i in range { g[i] *= factor } }
-        }
+        if factor < 1 { gradientScale *= factor }
         return norm
     }
 }

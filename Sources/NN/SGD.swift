@@ -1,6 +1,7 @@
 import Tensor
 
-/// Plain stochastic gradient descent over ``FlatParameters``: `p ← p − lr · g`.
+/// Plain stochastic gradient descent over ``FlatParameters``: `p ← p − lr · g` (g scaled by
+/// `gradientScale`).
 public final class SGD {
     public let parameters: FlatParameters
 
@@ -11,6 +12,7 @@ public final class SGD {
     /// One update with `learningRate` from the current gradients.
     public func update(learningRate: Float) {
         let p = parameters.values.pointer, g = parameters.gradients.pointer
-        Parallel.forEach(parameters.count) { range in for i in range { p[i] -= learningRate * g[i] } }
+        let step = learningRate * parameters.gradientScale
+        Parallel.forEach(parameters.count) { range in for i in range { p[i] -= step * g[i] } }
     }
 }

@@ -1,6 +1,7 @@
 // fgaseg-bench: release-build benchmarks that print our time next to a baseline measured in the
 // same run (DESIGN.md §7). `speedup` = baseline / ours: 1.0 is parity, higher is better.
 import ArgumentParser
+import Distributed
 import Foundation
 import Tensor
 
@@ -8,10 +9,20 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fgaseg-bench",
         abstract: "Benchmarks of FGASeg.swift against baselines measured in the same run.",
-        discussion: "Suites: ops (tensor kernels vs cblas_sgemm and memcpy). Build with `swift build -c release`.")
+        discussion: """
+            Suites: ops (tensor kernels vs cblas_sgemm and memcpy); allreduce (run under mpirun: the \
+            bucketed gradient all-reduce vs one MPI_Allreduce, and overlap with a simulated backward). \
+            Build with `swift build -c release`.
+            """)
 
-    @Argument(help: "The suite to run: ops.")
+    @Argument(help: "The suite to run: ops or allreduce.")
     var suite: String
+
+    @Option(help: "allreduce: gradient sizes in millions of floats.")
+    var millions: [Int] = [34, 86]
+
+    @Option(help: "allreduce: bucket size in MB.")
+    var bucketMegabytes = 25
 
     @Flag(help: "Print one JSON object per measurement.")
     var json = false
@@ -24,15 +35,22 @@ struct Bench: ParsableCommand {
             BLAS.threadCount = threads
             Parallel.threadCount = threads
         }
+        let world = try makeWorldCommunicator()
         let rows: [BenchmarkRow]
         switch suite {
         case "ops": rows = OpsBenchmark.run()
-        default: throw ValidationError("unknown suite '\(suite)'; available: ops")
+        case "allreduce":
+            rows = try AllReduceBenchmark.run(world: world, floatCounts: millions.map { $0 * 1_000_000 },
+                                              bucketBytes: bucketMegabytes * 1_000_000)
+        default: throw ValidationError("unknown suite '\(suite)'; available: ops, allreduce")
         }
-        if !json {
-            print("fgaseg-bench \(suite): \(Parallel.threadCount) kernel threads, \(BLAS.threadCount) BLAS threads, \(BLAS.configuration)")
+        if world.isMain {
+            if !json {
+                print("fgaseg-bench \(suite): \(world.size) rank(s), \(Parallel.threadCount) kernel threads, \(BLAS.threadCount) BLAS threads, \(BLAS.configuration)")
+            }
+            rows.forEach { print($0.printed(json: json)) }
         }
-        rows.forEach { print($0.printed(json: json)) }
+        try world.finalize()
     }
 }
 
