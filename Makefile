@@ -31,7 +31,7 @@ mpi-tests: deps
 test: warnings unit-tests mpi-tests
 
 demo: release
-	@bash -c 'source ci/mpi-env.sh && mpirun -n 2 "$(RELEASE_BIN)/fgaseg-mpi-selftest" collectives'
+	Launch/mpirun-local -n 2 "$(RELEASE_BIN)/fgaseg-mpi-selftest" ddp
 
 clean:
 	$(SWIFT) package clean

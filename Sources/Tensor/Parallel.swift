@@ -9,14 +9,15 @@ import Glibc
 public enum Parallel {
     nonisolated(unsafe) private static var configuredThreads = 0
 
-    /// Threads used by elementwise, reduction and layout kernels (default: the core count).
-    /// Under `mpirun` with one rank per core, set it to 1.
+    /// Threads used by elementwise, reduction and layout kernels (default: the environment
+    /// variable `FGASEG_THREADS`, else the core count). Under `mpirun` with one rank per core, set it to 1.
     public static var threadCount: Int {
         get { configuredThreads > 0 ? configuredThreads : systemCores }
         set { configuredThreads = max(1, newValue) }
     }
 
     private static let systemCores: Int = {
+        if let text = getenv("FGASEG_THREADS"), let value = Int(String(cString: text)), value > 0 { return value }
         #if canImport(Glibc)
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         #else
