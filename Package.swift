@@ -5,8 +5,10 @@
 // Layers (../shared/DESIGN.md §2); a module imports only the layers above it:
 //   C shims / system libraries   COpenMPI → CMPIShim, CBLAS, CHDF5, CJPEG, CPNG
 //   Tensor                       storage, kernels, reverse-mode autodiff            (CBLAS)
-//   IO                           HDF5 files, JPEG/PNG codecs, safetensors           (CHDF5 CJPEG CPNG)
-//   Distributed                  Communicator (MPI | single process)                (CMPIShim)
+//   NN                           modules, layers, AdamW, flat parameter buffers
+//   IO                           HDF5 files, JPEG/PNG codecs, safetensors, gzip     (CHDF5 CJPEG CPNG CZLib)
+//   CLIP                         tokenizer, text and vision transformers, HF weights
+//   Distributed                  Communicator (MPI | single process), GradientReducer (CMPIShim)
 //
 // How the native libraries are found: every system library is a `systemLibrary` target with a
 // pkg-config name (Debian: `ompi`, `openblas`, `hdf5`), so plain `swift build` from a clean clone
@@ -20,7 +22,7 @@ import PackageDescription
 let package = Package(
     name: "FGASeg",
     products: [
-        .library(name: "FGASeg", targets: ["Tensor", "NN", "IO", "Distributed"]),
+        .library(name: "FGASeg", targets: ["Tensor", "NN", "IO", "CLIP", "Distributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,13 +34,15 @@ let package = Package(
         .target(name: "CMPIShim", dependencies: ["COpenMPI"]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CZLib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
 
         // MARK: Swift layers
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "NN", dependencies: ["Tensor"]),
-        .target(name: "IO", dependencies: ["Tensor", "CHDF5", "CJPEG", "CPNG"]),
+        .target(name: "IO", dependencies: ["Tensor", "CHDF5", "CJPEG", "CPNG", "CZLib"]),
+        .target(name: "CLIP", dependencies: ["Tensor", "NN", "IO"]),
         .target(name: "Distributed", dependencies: ["CMPIShim", "Tensor", "NN"]),
 
         // MARK: executables
@@ -52,6 +56,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "IO", "CBLAS"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "IO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "IOTests", dependencies: ["IO"]),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIP", "NN", "Tensor", "IO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         // Multi-rank tests: a release-built executable that ci/mpi-tests runs under mpirun.
         .executableTarget(name: "fgaseg-mpi-selftest", dependencies: ["Distributed", "NN", "Tensor"],

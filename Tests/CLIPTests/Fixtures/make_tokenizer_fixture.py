@@ -1,0 +1,58 @@
+"""Writes tokenizer.json: token ids from transformers.CLIPTokenizer for ≥ 2,000 strings.
+
+    /tmp/fixtures/bin/python make_tokenizer_fixture.py     # from this folder; versions: requirements.txt
+
+The tokenizer is built from OpenAI's bpe_simple_vocab_16e6.txt.gz (../../../../shared/clip/) the way
+OpenAI's tokenizer builds its vocabulary. Strings: every class name in ../../../../shared/classnames/,
+the FGAseg prompt of each, and hand-written cases (punctuation, digits, accents, CJK, emoji, long).
+Output: {"strings": [...], "ids": [[...], ...]} with truncation to 77 tokens.
+"""
+import gzip
+import json
+import os
+
+from transformers import CLIPTokenizer
+
+SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../../shared")
+
+
+def bytes_to_unicode():
+    printable = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+    characters = printable[:]
+    n = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            characters.append(256 + n)
+            n += 1
+    return [chr(c) for c in characters]
+
+
+lines = gzip.open(os.path.join(SHARED, "clip/bpe_simple_vocab_16e6.txt.gz")).read().decode("utf-8").split("\n")
+merges = [tuple(line.split()) for line in lines[1:49152 - 256 - 2 + 1]]
+alphabet = bytes_to_unicode()
+vocab = alphabet + [a + "</w>" for a in alphabet] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
+tokenizer = CLIPTokenizer(vocab={t: i for i, t in enumerate(vocab)}, merges=merges)
+
+strings = []
+for name in sorted(os.listdir(os.path.join(SHARED, "classnames"))):
+    if not name.endswith(".txt"):
+        continue
+    for line in open(os.path.join(SHARED, "classnames", name), encoding="utf-8"):
+        line = line.rstrip("\n")
+        if line:
+            strings.append(line)
+            strings.append(f"A photo of a {line.split(', ')[0]} in the scene")
+strings += [
+    "Hello, World!", "it's a dog's life", "we're here; they've gone, I'm fine, you'll see, he'd go",
+    "  multiple   spaces\tand\ttabs\nnewlines  ", "UPPER lower MiXeD", "3.14159 is pi, 42 answers, 1,000,000",
+    "café naïve résumé crème brûlée", "Zürich Straße", "Ελληνικά κείμενα", "русский текст", "日本語のテキスト",
+    "中文字符测试", "한국어 문장", "emoji 😀🎉👍🏽 mix", "a+b=c; x*y/z", "(parentheses) [brackets] {braces}",
+    "email@example.com http://example.org/path?q=1", "hyphen-ated and under_scored", "...!!!???", "'quoted' \"double\"",
+    "tab\u00a0nbsp\u2003em-space", "combining e\u0301 vs \u00e9", "ﬁ ligature", "ⅫⅣ roman ①②", "", " ",
+    "wall-brick floor-wood sky-other", "<|startoftext|> should be special? <|endoftext|>",
+    " ".join(["word"] * 100), "supercalifragilisticexpialidocious " * 10, "x" * 300,
+]
+ids = [tokenizer(s, truncation=True, max_length=77)["input_ids"] for s in strings]
+json.dump({"strings": strings, "ids": ids}, open("tokenizer.json", "w"), ensure_ascii=False)
+print(f"{len(strings)} strings")
