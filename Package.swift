@@ -55,7 +55,7 @@ let package = Package(
         // MARK: tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "IO", "CBLAS"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "IO"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "IOTests", dependencies: ["IO"]),
+        .testTarget(name: "IOTests", dependencies: ["IO", "Tensor"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "NN", "Tensor", "IO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         // Multi-rank tests: a release-built executable that ci/mpi-tests runs under mpirun.

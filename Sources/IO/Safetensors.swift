@@ -1,5 +1,8 @@
 import Foundation
 import Tensor
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
 /// `{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {string: string}}`,
@@ -11,13 +14,22 @@ public enum Safetensors {
         public var metadata: [String: String]
     }
 
-    /// Reads every tensor of the file at `path`. Errors name the file and the offending tensor.
+    /// Reads every tensor of the file at `path` through a read-only memory map (no copy of the
+    /// file is held besides the converted tensors). Errors name the file and the offending tensor.
     public static func read(path: String) throws -> Contents {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw IOError(path, "cannot read the file")
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw IOError(path, "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw IOError(path, "cannot stat the file") }
+        let size = Int(status.st_size)
+        guard size > 0 else { throw IOError(path, "the file is empty") }
+        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapping != MAP_FAILED else {
+            throw IOError(path, "cannot memory-map \(size) bytes")
         }
+        defer { munmap(mapping, size) }
         do {
-            return try data.withUnsafeBytes { try parse($0) }
+            return try parse(UnsafeRawBufferPointer(start: mapping, count: size))
         } catch let error as IOError {
             throw error.within(path)
         }
@@ -26,10 +38,11 @@ public enum Safetensors {
     /// Parses safetensors bytes.
     public static func parse(_ bytes: UnsafeRawBufferPointer) throws -> Contents {
         guard bytes.count >= 8 else { throw IOError("safetensors", "file is \(bytes.count) bytes, shorter than the 8-byte header length") }
-        let headerLength = Int(UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)))
-        guard headerLength > 0, headerLength <= bytes.count - 8 else {
-            throw IOError("safetensors", "header length \(headerLength) does not fit in a file of \(bytes.count) bytes")
+        let declaredLength = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
+        guard declaredLength > 0, declaredLength <= UInt64(bytes.count - 8) else {
+            throw IOError("safetensors", "header length \(declaredLength) does not fit in a file of \(bytes.count) bytes")
         }
+        let headerLength = Int(declaredLength)
         let headerBytes = Data(bytes[8..<(8 + headerLength)])
         guard let header = (try? JSONSerialization.jsonObject(with: headerBytes)) as? [String: Any] else {
             throw IOError("safetensors", "the header is not a JSON object")
@@ -57,7 +70,15 @@ public enum Safetensors {
                 throw IOError("safetensors", "tensor \(name): dtype \(dtype) is not supported (F32, F16, BF16)")
             }
             let (begin, end) = (offsets[0], offsets[1])
-            let count = shape.reduce(1, *)
+            // The element count, refusing shapes whose product overflows.
+            var count = 1
+            for dimension in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+                guard !overflow, product <= dataLength else {
+                    throw IOError("safetensors", "tensor \(name): shape \(shape) holds more elements than the file's \(dataLength) data bytes")
+                }
+                count = product
+            }
             guard begin >= 0, end >= begin, end <= dataLength else {
                 throw IOError("safetensors", "tensor \(name): data_offsets [\(begin), \(end)] outside the \(dataLength) data bytes")
             }
