@@ -8,6 +8,7 @@
 //   NN                           modules, layers, AdamW, flat parameter buffers
 //   IO                           HDF5 files, JPEG/PNG codecs, safetensors, gzip     (CHDF5 CJPEG CPNG CZLib)
 //   CLIP                         tokenizer, text and vision transformers, HF weights
+//   Data                         class-name lists (datasets, shards, loader: to come)
 //   Distributed                  Communicator (MPI | single process), GradientReducer (CMPIShim)
 //
 // How the native libraries are found: every system library is a `systemLibrary` target with a
@@ -22,7 +23,7 @@ import PackageDescription
 let package = Package(
     name: "FGASeg",
     products: [
-        .library(name: "FGASeg", targets: ["Tensor", "NN", "IO", "CLIP", "Distributed"]),
+        .library(name: "FGASeg", targets: ["Tensor", "NN", "IO", "CLIP", "Data", "Distributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,12 +44,13 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "IO", dependencies: ["Tensor", "CHDF5", "CJPEG", "CPNG", "CZLib"]),
         .target(name: "CLIP", dependencies: ["Tensor", "NN", "IO"]),
+        .target(name: "Data", dependencies: ["Tensor", "IO"], resources: [.copy("Resources/classnames")]),
         .target(name: "Distributed", dependencies: ["CMPIShim", "Tensor", "NN"]),
 
         // MARK: executables
         .executableTarget(
             name: "fgaseg-bench",
-            dependencies: ["Tensor", "NN", "Distributed", "CBLAS",
+            dependencies: ["Tensor", "NN", "CLIP", "Data", "Distributed", "CBLAS",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-bench"),
 
@@ -58,6 +60,7 @@ let package = Package(
         .testTarget(name: "IOTests", dependencies: ["IO", "Tensor"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "NN", "Tensor", "IO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+        .testTarget(name: "DataTests", dependencies: ["Data"]),
         // Multi-rank tests: a release-built executable that ci/mpi-tests runs under mpirun.
         .executableTarget(name: "fgaseg-mpi-selftest", dependencies: ["Distributed", "NN", "Tensor"],
                           path: "Tests/MPISelfTest"),

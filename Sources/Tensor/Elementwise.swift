@@ -3,7 +3,10 @@ import Foundation
 // Elementwise arithmetic with broadcasting, and unary functions, each with its gradient.
 
 extension Tensor {
-    /// `f(a, b)` elementwise over the broadcast shape of `a` and `b`.
+    /// `f(a, b)` elementwise over the broadcast shape of `a` and `b`. Inlined into each operator
+    /// so that the loop is specialised for its function (an opaque closure call per element
+    /// would not vectorise).
+    @inline(__always)
     static func broadcastBinary(_ a: Tensor, _ b: Tensor, op: String, _ f: (Float, Float) -> Float) -> Tensor {
         if a.shape == b.shape {
             let out = Tensor(uninitializedShape: a.shape)

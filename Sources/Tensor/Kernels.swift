@@ -54,7 +54,7 @@ public enum Kernels {
     }
 
     /// `z = f(x, y)` where x and y are read through broadcast `shape`s that produce `outShape`.
-    @inlinable
+    @inlinable @inline(__always)
     public static func broadcastZip(_ x: UnsafePointer<Float>, _ xShape: [Int], _ y: UnsafePointer<Float>, _ yShape: [Int],
                                     _ z: UnsafeMutablePointer<Float>, _ outShape: [Int], _ f: (Float, Float) -> Float) {
         let (dims, strides) = Broadcasting.collapse(

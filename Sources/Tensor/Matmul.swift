@@ -66,13 +66,29 @@ extension Tensor {
         return matmul(a, g, transposeA: !transposeA)
     }
 
-    /// `x` [..., in] · `weight`ᵀ [out, in] + `bias` [out] → [..., out] (PyTorch's Linear).
+    /// `x` [..., in] · `weight`ᵀ [out, in] + `bias` [out] → [..., out] (PyTorch's Linear). One
+    /// GEMM with the bias as its initial value, so no separate pass adds it.
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         precondition(weight.rank == 2 && x.shape.last == weight.shape[1],
                      "linear: input \(x.shape) does not match weight \(weight.shape) ([out, in])")
-        let product = matmul(x, weight, transposeB: true)
-        guard let bias else { return product }
-        precondition(bias.shape == [weight.shape[0]], "linear: bias \(bias.shape) does not match weight \(weight.shape)")
-        return product + bias
+        guard let bias else { return matmul(x, weight, transposeB: true) }
+        let (inFeatures, outFeatures) = (weight.shape[1], weight.shape[0])
+        precondition(bias.shape == [outFeatures], "linear: bias \(bias.shape) does not match weight \(weight.shape)")
+        let rows = x.count / Swift.max(inFeatures, 1)
+        let out = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [outFeatures])
+        let y = out.pointer, b = bias.pointer
+        Parallel.forEach(rows, grain: Swift.max(1, 16_384 / Swift.max(outFeatures, 1))) { range in
+            for row in range { (y + row * outFeatures).update(from: b, count: outFeatures) }
+        }
+        BLAS.gemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures, a: x.pointer, lda: inFeatures,
+                  b: weight.pointer, ldb: inFeatures, beta: 1, c: y, ldc: outFeatures)
+        let input = x.detached(), kernel = weight.detached()
+        return record("linear", inputs: [x, weight, bias], output: out) { g in
+            let gradients = g.reshaped([rows, outFeatures])
+            let dx: Tensor? = x.requiresGrad ? matmul(gradients, kernel).reshaped(x.shape) : nil
+            let dw: Tensor? = weight.requiresGrad ? matmul(gradients, input.reshaped([rows, inFeatures]), transposeA: true) : nil
+            let db: Tensor? = bias.requiresGrad ? gradients.sum(axes: [0]) : nil
+            return [dx, dw, db]
+        }
     }
 }

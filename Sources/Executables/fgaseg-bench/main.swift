@@ -11,12 +11,16 @@ struct Bench: ParsableCommand {
         abstract: "Benchmarks of FGASeg.swift against baselines measured in the same run.",
         discussion: """
             Suites: ops (tensor kernels vs cblas_sgemm and memcpy); allreduce (run under mpirun: the \
-            bucketed gradient all-reduce vs one MPI_Allreduce, and overlap with a simulated backward). \
+            bucketed gradient all-reduce vs one MPI_Allreduce, and overlap with a simulated backward); \
+            clip (--model DIR: a Hugging Face CLIP folder; compare with ci/bench/clip_torch.py). \
             Build with `swift build -c release`.
             """)
 
-    @Argument(help: "The suite to run: ops or allreduce.")
+    @Argument(help: "The suite to run: ops, allreduce or clip.")
     var suite: String
+
+    @Option(help: "clip: a Hugging Face CLIP folder (config.json, model.safetensors, vocab.json, merges.txt).")
+    var model: String?
 
     @Option(help: "allreduce: gradient sizes in millions of floats.")
     var millions: [Int] = [34, 86]
@@ -42,7 +46,10 @@ struct Bench: ParsableCommand {
         case "allreduce":
             rows = try AllReduceBenchmark.run(world: world, floatCounts: millions.map { $0 * 1_000_000 },
                                               bucketBytes: bucketMegabytes * 1_000_000)
-        default: throw ValidationError("unknown suite '\(suite)'; available: ops, allreduce")
+        case "clip":
+            guard let model else { throw ValidationError("the clip suite needs --model DIR (ci/bench/make_random_clip.py writes one)") }
+            rows = try CLIPBenchmark.run(folder: model)
+        default: throw ValidationError("unknown suite '\(suite)'; available: ops, allreduce, clip")
         }
         if world.isMain {
             if !json {
