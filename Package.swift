@@ -9,6 +9,7 @@
 //   IO                           HDF5 files, JPEG/PNG codecs, safetensors, gzip     (CHDF5 CJPEG CPNG CZLib)
 //   CLIP                         tokenizer, text and vision transformers, HF weights
 //   Data                         class-name lists (datasets, shards, loader: to come)
+//   Model                        FGAseg modules: P2Tformer, GCS/LCS costs, spatial and class aggregation
 //   Distributed                  Communicator (MPI | single process), GradientReducer (CMPIShim)
 //
 // How the native libraries are found: every system library is a `systemLibrary` target with a
@@ -23,7 +24,7 @@ import PackageDescription
 let package = Package(
     name: "FGASeg",
     products: [
-        .library(name: "FGASeg", targets: ["Tensor", "NN", "IO", "CLIP", "Data", "Distributed"]),
+        .library(name: "FGASeg", targets: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "Distributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,6 +46,7 @@ let package = Package(
         .target(name: "IO", dependencies: ["Tensor", "CHDF5", "CJPEG", "CPNG", "CZLib"]),
         .target(name: "CLIP", dependencies: ["Tensor", "NN", "IO"]),
         .target(name: "Data", dependencies: ["Tensor", "IO"], resources: [.copy("Resources/classnames")]),
+        .target(name: "Model", dependencies: ["Tensor", "NN", "CLIP"]),
         .target(name: "Distributed", dependencies: ["CMPIShim", "Tensor", "NN"]),
 
         // MARK: executables
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "NN", "Tensor", "IO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Tensor", "IO"], resources: [.copy("Fixtures")]),
         // Multi-rank tests: a release-built executable that ci/mpi-tests runs under mpirun.
         .executableTarget(name: "fgaseg-mpi-selftest", dependencies: ["Distributed", "NN", "Tensor"],
                           path: "Tests/MPISelfTest"),

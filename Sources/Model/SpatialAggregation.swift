@@ -1,0 +1,133 @@
+import Foundation
+import NN
+import Tensor
+
+/// Window attention whose queries and keys also see an appearance guidance (CAT-Seg's modified
+/// Swin attention, spec §3.9): q, k from [tokens; guidance], v from tokens, no relative position bias.
+public final class GuidedWindowAttention: Module {
+    public let query: Linear, key: Linear, value: Linear, projection: Linear
+    public let heads: Int
+
+    public init(width: Int, guidanceWidth: Int, heads: Int, generator: inout RandomGenerator) {
+        query = Linear(width + guidanceWidth, width, generator: &generator)
+        key = Linear(width + guidanceWidth, width, generator: &generator)
+        value = Linear(width, width, generator: &generator)
+        projection = Linear(width, width, generator: &generator)
+        self.heads = heads
+        super.init()
+        child("q", query)
+        child("k", key)
+        child("v", value)
+        child("proj", projection)
+    }
+
+    /// `tokens` [W, N, C] (W windows of N tokens), `guided` [W, N, C + G], `mask` [windows per
+    /// image, N, N] additive or nil → [W, N, C].
+    public func callAsFunction(tokens: Tensor, guided: Tensor, mask: Tensor?) -> Tensor {
+        let (windows, n, c) = (tokens.shape[0], tokens.shape[1], tokens.shape[2])
+        let d = c / heads
+        func split(_ x: Tensor) -> Tensor { x.reshaped([windows, n, heads, d]).permuted([0, 2, 1, 3]) }
+        let q = split(query(guided)) * Float(1 / Double(d).squareRoot())
+        var scores = Tensor.matmul(q, split(key(guided)), transposeB: true)        // [W, heads, N, N]
+        if let mask {
+            let perImage = mask.shape[0]
+            scores = (scores.reshaped([windows / perImage, perImage, heads, n, n]) + mask.reshaped([1, perImage, 1, n, n]))
+                .reshaped([windows, heads, n, n])
+        }
+        let attended = Tensor.matmul(scores.softmax(dim: -1), split(value(tokens)))
+        return projection(attended.permuted([0, 2, 1, 3]).reshaped([windows, n, c]))
+    }
+}
+
+/// A Swin block with appearance guidance (spec §3.9): (shifted) window attention and an MLP,
+/// both pre-LN residual. With `shift` > 0 the map is rolled by −shift before partitioning and
+/// cross-region logits get −100 (the standard Swin mask).
+public final class GuidedSwinBlock: Module {
+    public let norm1: LayerNorm, norm2: LayerNorm
+    public let attention: GuidedWindowAttention
+    public let mlp: MLP
+    public let window: Int, shift: Int
+    public let height: Int, width: Int
+    let mask: Tensor?
+
+    public init(width channels: Int, guidanceWidth: Int, resolution: (Int, Int), heads: Int, window: Int, shift: Int,
+                generator: inout RandomGenerator) {
+        (height, width) = resolution
+        // As in Swin: a window as large as the map means no partition and no shift.
+        let fits = min(resolution.0, resolution.1) <= window
+        self.window = fits ? min(resolution.0, resolution.1) : window
+        self.shift = fits ? 0 : shift
+        norm1 = LayerNorm(channels)
+        attention = GuidedWindowAttention(width: channels, guidanceWidth: guidanceWidth, heads: heads, generator: &generator)
+        norm2 = LayerNorm(channels)
+        mlp = MLP(channels, hidden: 4 * channels, channels, activation: { $0.gelu() }, generator: &generator)
+        mask = self.shift > 0 ? Self.shiftMask(height: resolution.0, width: resolution.1, window: self.window, shift: self.shift) : nil
+        super.init()
+        child("norm1", norm1)
+        child("attn", attention)
+        child("norm2", norm2)
+        child("mlp", mlp)
+    }
+
+    /// The Swin mask [windows, window², window²]: 0 within a region, −100 across regions.
+    static func shiftMask(height: Int, width: Int, window: Int, shift: Int) -> Tensor {
+        func region(_ i: Int, _ size: Int) -> Int { i < size - window ? 0 : (i < size - shift ? 1 : 2) }
+        let labels = Tensor(uninitializedShape: [1, height, width, 1])
+        for y in 0..<height { for x in 0..<width { labels.pointer[y * width + x] = Float(region(y, height) * 3 + region(x, width)) } }
+        let windows = labels.windowPartition(size: window).reshaped([-1, window * window])  // [nW, N]
+        let (count, n) = (windows.shape[0], window * window)
+        let mask = Tensor(repeating: 0, shape: [count, n, n])
+        for w in 0..<count {
+            for i in 0..<n {
+                for j in 0..<n where windows.pointer[w * n + i] != windows.pointer[w * n + j] {
+                    mask.pointer[(w * n + i) * n + j] = -100
+                }
+            }
+        }
+        return mask
+    }
+
+    /// `x` [N, H·W, C], `guidance` [N, H·W, G] (already normalised) → [N, H·W, C].
+    public func callAsFunction(_ x: Tensor, guidance: Tensor) -> Tensor {
+        let (n, c) = (x.shape[0], x.shape[2])
+        let g = guidance.shape[2]
+        var map = Tensor.concat([norm1(x), guidance], along: 2).reshaped([n, height, width, c + g])
+        if shift > 0 { map = map.rolled(-shift, along: 1).rolled(-shift, along: 2) }
+        let guided = map.windowPartition(size: window)
+        let tokens = guided.narrowed(2, start: 0, length: c)
+        var attended = attention(tokens: tokens, guided: guided, mask: mask).windowReverse(size: window, height: height, width: width)
+        if shift > 0 { attended = attended.rolled(shift, along: 1).rolled(shift, along: 2) }
+        let h = x + attended.reshaped([n, height * width, c])
+        return h + mlp(norm2(h))
+    }
+}
+
+/// Spatial aggregation (CAT-Seg's `SwinTransformerBlockWrapper`): a plain and a shifted guided
+/// Swin block applied to every class's cost map independently.
+public final class SpatialAggregation: Module {
+    public let block1: GuidedSwinBlock, block2: GuidedSwinBlock
+    public let guidanceNorm: LayerNorm
+
+    public init(width: Int, guidanceWidth: Int, resolution: (Int, Int), heads: Int, window: Int, generator: inout RandomGenerator) {
+        block1 = GuidedSwinBlock(width: width, guidanceWidth: guidanceWidth, resolution: resolution, heads: heads, window: window,
+                                 shift: 0, generator: &generator)
+        block2 = GuidedSwinBlock(width: width, guidanceWidth: guidanceWidth, resolution: resolution, heads: heads, window: window,
+                                 shift: window / 2, generator: &generator)
+        guidanceNorm = LayerNorm(guidanceWidth)
+        super.init()
+        child("block_1", block1)
+        child("block_2", block2)
+        child("guidance_norm", guidanceNorm)
+    }
+
+    /// `x` [B, C, T, H, W] (cost embedding), `guidance` [B, G, H, W] (appearance) → [B, C, T, H, W].
+    public func callAsFunction(_ x: Tensor, guidance: Tensor) -> Tensor {
+        let (b, c, t, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4])
+        let g = guidance.shape[1]
+        let tokens = x.permuted([0, 2, 3, 4, 1]).reshaped([b * t, h * w, c])
+        let normalized = guidanceNorm(guidance.reshaped([b, 1, g, h * w]).transposed(2, 3))   // [B, 1, HW, G]
+            .broadcast(to: [b, t, h * w, g]).reshaped([b * t, h * w, g])
+        let out = block2(block1(tokens, guidance: normalized), guidance: normalized)
+        return out.reshaped([b, t, h, w, c]).permuted([0, 4, 1, 2, 3])
+    }
+}

@@ -1,0 +1,263 @@
+"""Writes modules.safetensors: a PyTorch reference of FGAseg's modules, written from
+../../../../shared/FGASEG_SPEC.md (§3.5–3.9), run on random weights. Read by ModuleParityTests.swift.
+
+    /tmp/fixtures/bin/python make_module_fixtures.py     # from this folder; versions: requirements.txt
+
+Parameter names are the Swift modules' names. Per case: `<case>/param/<name>`, `<case>/in/<name>`,
+`<case>/out`, `<case>/w` (weights of the loss sum(out * w)), `<case>/grad/param/<name>`,
+`<case>/grad/in/<name>`. Metadata "cases": [{"name", "module", "args", "inputs"}].
+"""
+import json
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+torch.manual_seed(0)
+tensors, cases = {}, []
+
+
+def sine_positions(h, w, features):
+    """DETR sine encoding, normalised, [h*w, 2*features] (row features, then column features)."""
+    y = torch.arange(1, h + 1, dtype=torch.float32)[:, None].expand(h, w) / (h + 1e-6) * 2 * math.pi
+    x = torch.arange(1, w + 1, dtype=torch.float32)[None, :].expand(h, w) / (w + 1e-6) * 2 * math.pi
+    dim_t = 10000 ** (2 * (torch.arange(features) // 2) / features)
+    py, px = y[..., None] / dim_t, x[..., None] / dim_t
+    py = torch.stack((py[..., 0::2].sin(), py[..., 1::2].cos()), dim=3).flatten(2)
+    px = torch.stack((px[..., 0::2].sin(), px[..., 1::2].cos()), dim=3).flatten(2)
+    return torch.cat((py, px), dim=2).reshape(h * w, 2 * features)
+
+
+class Attention(nn.Module):
+    """Multi-head attention, batch-first, separate q/k/v projections (as torch's MHA math)."""
+    def __init__(self, width, heads):
+        super().__init__()
+        self.heads = heads
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(width, width) for _ in range(4))
+
+    def forward(self, query, key, value):
+        b, l, c = query.shape
+        d = c // self.heads
+        split = lambda t: t.reshape(b, -1, self.heads, d).transpose(1, 2)
+        q, k, v = split(self.q_proj(query)) * d ** -0.5, split(self.k_proj(key)), split(self.v_proj(value))
+        out = (q @ k.transpose(-1, -2)).softmax(-1) @ v
+        return self.out_proj(out.transpose(1, 2).reshape(b, l, c))
+
+
+class PixelToTextLayer(nn.Module):
+    def __init__(self, width, heads):
+        super().__init__()
+        self.multihead_attn = Attention(width, heads)
+        self.MLP = nn.Linear(width, width)
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, text, pixels, positions):
+        return self.norm(text + self.MLP(self.multihead_attn(text, pixels + positions, pixels)))
+
+
+class P2Tformer(nn.Module):
+    def __init__(self, width, heads, layers=1):
+        super().__init__()
+        self.cross_atten_text = nn.ModuleList([PixelToTextLayer(width, heads) for _ in range(layers)])
+        self.gamma_text = nn.Parameter(torch.ones(width) * 0.1)
+
+    def forward(self, image, text):
+        b, c, h, w = image.shape
+        positions = sine_positions(h, w, c // 2)
+        pixels = image.flatten(2).transpose(1, 2)
+        initial = text[None].expand(b, -1, -1)
+        current = initial
+        for layer in self.cross_atten_text:
+            current = layer(current, pixels, positions)
+        return initial + self.gamma_text * current
+
+
+class LocalCategoryCost(nn.Module):
+    def __init__(self, text_width, channels, k):
+        super().__init__()
+        self.k, self.channels = k, channels
+        self.txt = nn.Linear(text_width, channels * k * k + 1)
+
+    def forward(self, image, text):
+        b, t, _ = text.shape
+        u = self.txt(F.normalize(text, dim=-1))
+        taps = u[..., :-1].reshape(b, t, self.channels, self.k * self.k).softmax(-1).reshape(b, t, self.channels, self.k, self.k)
+        bias = u[..., -1]
+        x = F.normalize(image, dim=1)
+        return torch.cat([F.conv2d(x[i:i + 1], taps[i], bias[i], padding=self.k // 2) for i in range(b)])
+
+
+class Mlp(nn.Module):
+    def __init__(self, width, hidden, act):
+        super().__init__()
+        self.fc1, self.fc2, self.act = nn.Linear(width, hidden), nn.Linear(hidden, width), act
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class WindowAttention(nn.Module):
+    def __init__(self, width, guidance, heads):
+        super().__init__()
+        self.heads = heads
+        self.q, self.k = nn.Linear(width + guidance, width), nn.Linear(width + guidance, width)
+        self.v, self.proj = nn.Linear(width, width), nn.Linear(width, width)
+
+    def forward(self, tokens, guided, mask):
+        w, n, c = tokens.shape
+        d = c // self.heads
+        split = lambda t: t.reshape(w, n, self.heads, d).transpose(1, 2)
+        scores = split(self.q(guided)) * d ** -0.5 @ split(self.k(guided)).transpose(-1, -2)
+        if mask is not None:
+            scores = (scores.view(w // mask.shape[0], mask.shape[0], self.heads, n, n) + mask[None, :, None]).view(w, self.heads, n, n)
+        out = scores.softmax(-1) @ split(self.v(tokens))
+        return self.proj(out.transpose(1, 2).reshape(w, n, c))
+
+
+def partition(x, s):
+    b, h, w, c = x.shape
+    return x.view(b, h // s, s, w // s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, s * s, c)
+
+
+def reverse(windows, s, h, w):
+    b = windows.shape[0] // (h * w // s // s)
+    return windows.view(b, h // s, w // s, s, s, -1).permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, -1)
+
+
+class SwinBlock(nn.Module):
+    def __init__(self, width, guidance, resolution, heads, window, shift):
+        super().__init__()
+        self.h, self.w = resolution
+        if min(resolution) <= window:
+            window, shift = min(resolution), 0
+        self.window, self.shift = window, shift
+        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.attn = WindowAttention(width, guidance, heads)
+        self.mlp = Mlp(width, 4 * width, F.gelu)
+        self.mask = None
+        if shift > 0:  # standard Swin region mask
+            labels = torch.zeros(1, self.h, self.w, 1)
+            count = 0
+            for hs in (slice(0, -window), slice(-window, -shift), slice(-shift, None)):
+                for ws in (slice(0, -window), slice(-window, -shift), slice(-shift, None)):
+                    labels[:, hs, ws, :] = count
+                    count += 1
+            windows = partition(labels, window).squeeze(-1)
+            diff = windows[:, None, :] - windows[:, :, None]
+            self.mask = diff.masked_fill(diff != 0, -100.0).masked_fill(diff == 0, 0.0)
+
+    def forward(self, x, guidance):
+        n, _, c = x.shape
+        m = torch.cat([self.norm1(x), guidance], -1).view(n, self.h, self.w, -1)
+        if self.shift:
+            m = torch.roll(m, (-self.shift, -self.shift), (1, 2))
+        guided = partition(m, self.window)
+        out = reverse(self.attn(guided[..., :c], guided, self.mask), self.window, self.h, self.w)
+        if self.shift:
+            out = torch.roll(out, (self.shift, self.shift), (1, 2))
+        h = x + out.reshape(n, self.h * self.w, c)
+        return h + self.mlp(self.norm2(h))
+
+
+class SpatialAggregation(nn.Module):
+    def __init__(self, width, guidance, resolution, heads, window):
+        super().__init__()
+        self.block_1 = SwinBlock(width, guidance, resolution, heads, window, 0)
+        self.block_2 = SwinBlock(width, guidance, resolution, heads, window, window // 2)
+        self.guidance_norm = nn.LayerNorm(guidance)
+
+    def forward(self, x, guidance):
+        b, c, t, h, w = x.shape
+        tokens = x.permute(0, 2, 3, 4, 1).reshape(b * t, h * w, c)
+        g = self.guidance_norm(guidance.flatten(2).transpose(1, 2))[:, None].expand(b, t, h * w, -1).reshape(b * t, h * w, -1)
+        out = self.block_2(self.block_1(tokens, g), g)
+        return out.reshape(b, t, h, w, c).permute(0, 4, 1, 2, 3)
+
+
+class LinearAttention(nn.Module):
+    def __init__(self, width, guidance, heads):
+        super().__init__()
+        self.heads = heads
+        self.q, self.k, self.v = nn.Linear(width + guidance, width), nn.Linear(width + guidance, width), nn.Linear(width, width)
+
+    def forward(self, x, guidance):
+        n, l, c = x.shape
+        guided = torch.cat([x, guidance], -1)
+        split = lambda t: t.reshape(n, l, self.heads, c // self.heads)
+        q, k, v = F.elu(split(self.q(guided))) + 1, F.elu(split(self.k(guided))) + 1, split(self.v(x))
+        kv = torch.einsum("nshd,nshv->nhdv", k, v)
+        z = 1 / (torch.einsum("nlhd,nhd->nlh", q, k.sum(1)) + 1e-6)
+        return torch.einsum("nlhd,nhdv,nlh->nlhv", q, kv, z).reshape(n, l, c)
+
+
+class ClassAggregation(nn.Module):
+    def __init__(self, width, guidance, heads, pooling, pad):
+        super().__init__()
+        self.pooling, self.pad = pooling, pad
+        self.attention = LinearAttention(width, guidance, heads)
+        self.MLP = Mlp(width, 4 * width, F.relu)
+        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.padding_tokens = nn.Parameter(torch.zeros(width))
+        self.padding_guidance = nn.Parameter(torch.zeros(guidance))
+
+    def forward(self, x, guidance):
+        b, c, t, h, w = x.shape
+        pooled = F.avg_pool2d(x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w), self.pooling)
+        ph, pw = pooled.shape[-2:]
+        classes = pooled.reshape(b, t, c, ph, pw)
+        g = guidance
+        if t < self.pad:
+            classes = torch.cat([classes, self.padding_tokens[None, None, :, None, None].expand(b, self.pad - t, c, ph, pw)], 1)
+            g = torch.cat([g, self.padding_guidance[None, None].expand(b, self.pad - t, -1)], 1)
+        tp = classes.shape[1]
+        tokens = classes.permute(0, 3, 4, 1, 2).reshape(b * ph * pw, tp, c)
+        g = g[:, None].expand(b, ph * pw, tp, -1).reshape(b * ph * pw, tp, -1)
+        tokens = tokens + self.attention(self.norm1(tokens), g)
+        tokens = tokens + self.MLP(self.norm2(tokens))
+        maps = tokens.reshape(b, ph, pw, tp, c).permute(0, 3, 4, 1, 2).reshape(b * tp, c, ph, pw)
+        up = F.interpolate(maps, size=(h, w), mode="bilinear", align_corners=True).reshape(b, tp, c, h, w)[:, :t]
+        return x + up.permute(0, 2, 1, 3, 4)
+
+
+def add_case(name, module_name, module, inputs, args):
+    with torch.no_grad():  # non-trivial values everywhere, including zero-initialised tokens
+        for p in module.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    leaves = {k: v.clone().requires_grad_(True) for k, v in inputs.items()}
+    out = module(**leaves)
+    weights = torch.randn_like(out)
+    (out * weights).sum().backward()
+    for pname, p in module.named_parameters():
+        tensors[f"{name}/param/{pname}"] = p.detach().clone()
+        tensors[f"{name}/grad/param/{pname}"] = p.grad.clone() if p.grad is not None else torch.zeros_like(p)
+    for k, v in inputs.items():
+        tensors[f"{name}/in/{k}"] = v.clone()
+        tensors[f"{name}/grad/in/{k}"] = leaves[k].grad.clone()
+    tensors[f"{name}/out"] = out.detach().clone()
+    tensors[f"{name}/w"] = weights
+    cases.append({"name": name, "module": module_name, "args": args, "inputs": list(inputs)})
+
+
+add_case("p2tformer", "p2tformer", P2Tformer(32, 4, layers=1),
+         {"image": torch.randn(2, 32, 6, 6), "text": F.normalize(torch.randn(5, 32), dim=-1)}, {"width": 32, "heads": 4, "layers": 1})
+add_case("p2tformer_2layers", "p2tformer", P2Tformer(32, 4, layers=2),
+         {"image": torch.randn(1, 32, 4, 5), "text": F.normalize(torch.randn(3, 32), dim=-1)}, {"width": 32, "heads": 4, "layers": 2})
+for k in (3, 9):
+    add_case(f"lcs_k{k}", "lcs", LocalCategoryCost(16, 12, k), {"image": torch.randn(2, 12, 7, 6), "text": torch.randn(2, 5, 16)},
+             {"text_width": 16, "channels": 12, "kernel": k})
+add_case("swin_pair_shifted", "swin", SpatialAggregation(16, 8, (12, 12), 4, 6),
+         {"x": torch.randn(1, 16, 3, 12, 12), "guidance": torch.randn(1, 8, 12, 12)},
+         {"width": 16, "guidance": 8, "height": 12, "width_px": 12, "heads": 4, "window": 6})
+add_case("swin_pair_single_window", "swin", SpatialAggregation(16, 8, (6, 6), 4, 6),
+         {"x": torch.randn(2, 16, 2, 6, 6), "guidance": torch.randn(2, 8, 6, 6)},
+         {"width": 16, "guidance": 8, "height": 6, "width_px": 6, "heads": 4, "window": 6})
+for pooling, t, pad in ((2, 5, 12), (1, 5, 12), (2, 14, 12)):
+    add_case(f"class_agg_pool{pooling}_T{t}_pad{pad}", "class", ClassAggregation(16, 8, 4, pooling, pad),
+             {"x": torch.randn(2, 16, t, 6, 6), "guidance": torch.randn(2, t, 8)},
+             {"width": 16, "guidance": 8, "heads": 4, "pooling": pooling, "pad": pad})
+
+save_file({k: v.contiguous() for k, v in tensors.items()}, "modules.safetensors",
+          metadata={"cases": json.dumps(cases), "torch": torch.__version__})
+print(len(cases), "cases")
