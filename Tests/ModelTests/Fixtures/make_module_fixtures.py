@@ -221,6 +221,94 @@ class ClassAggregation(nn.Module):
         return x + up.permute(0, 2, 1, 3, 4)
 
 
+class DoubleConv(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.double_conv = nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.GroupNorm(cout // 16, cout), nn.ReLU(),
+                                         nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.GroupNorm(cout // 16, cout), nn.ReLU())
+
+    def forward(self, x):
+        return self.double_conv(x)
+
+
+class UpStage(nn.Module):
+    def __init__(self, cin, cout, guidance):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(cin, cin - guidance, 2, stride=2)
+        self.conv = DoubleConv(cin, cout)
+
+    def forward(self, x, guidance):
+        x = self.up(x)
+        t = x.shape[0] // guidance.shape[0]
+        return self.conv(torch.cat([x, guidance.repeat_interleave(t, dim=0)], 1))
+
+
+class CostAggregationDecoder(nn.Module):
+    """Spec §3.6-3.10, §3.13, with the Swift module's parameter names."""
+    def __init__(self, text=32, channels=32, hidden=32, tg=16, ag=16, dims=(16, 16), gdims=(24, 12), gproj=(8, 4), layers=2,
+                 heads=4, resolution=12, window=6, pooling=2, pad=8, k=3, fusion="cat"):
+        super().__init__()
+        self.hidden, self.pad, self.fusion = hidden, pad, fusion
+        self.conv1, self.conv2 = nn.Conv2d(1, hidden, 7, padding=3), nn.Conv2d(1, hidden, 7, padding=3)
+        if fusion == "cat":
+            self.conv_cat, self.conv_cat_decoder_1 = nn.Linear(2 * hidden, hidden), nn.Linear(2 * hidden, hidden)
+            self.conv_cat_decoder_2 = nn.Linear(hidden, hidden // 2)
+        self.corr_local_decoder_projection = nn.Sequential(nn.ConvTranspose2d(hidden, hidden // 2, 2, stride=2), DoubleConv(hidden // 2, hidden // 2))
+        self.guidance_projection = nn.Sequential(nn.Conv2d(channels, ag, 3, padding=1))
+        self.text_guidance_projection = nn.Sequential(nn.Linear(text, tg))
+        self.decoder_guidance_projection = nn.ModuleList([nn.Sequential(nn.Conv2d(d, p, 3, padding=1)) for d, p in zip(gdims, gproj)])
+        self.decoder1, self.decoder2 = UpStage(hidden, dims[0], gproj[0]), UpStage(dims[0], dims[1], gproj[1])
+        self.head = nn.Conv2d(dims[1], 1, 3, padding=1)
+        self.Local_align = LocalCategoryCost(text, channels, k)
+        self.layers = nn.ModuleList()
+        for _ in range(layers):
+            layer = nn.Module()
+            layer.swin_block = SpatialAggregation(hidden, ag, (resolution, resolution), heads, window)
+            layer.attention = ClassAggregation(hidden, tg, heads, pooling, pad)
+            self.layers.append(layer)
+
+    def fuse(self, layer, a, b):
+        if self.fusion != "cat":
+            return a + b
+        x = torch.cat([a, b], 1)
+        order = [0] + list(range(2, x.dim())) + [1]
+        inverse = [order.index(i) for i in range(x.dim())]
+        return layer(x.permute(order)).permute(inverse)
+
+    def embed(self, cost, conv):
+        b, t, h, w = cost.shape
+        return conv(cost.reshape(b * t, 1, h, w)).reshape(b, t, self.hidden, h, w).permute(0, 2, 1, 3, 4)
+
+    def forward(self, image, text, g1, g2):
+        b, total = text.shape[:2]
+        kept = None
+        if self.pad > 0 and total > self.pad:
+            best = torch.einsum("bchw,btc->bthw", F.normalize(image, dim=1), F.normalize(text, dim=-1)).flatten(2).max(-1)[0]
+            kept = best.topk(self.pad, dim=-1)[1].sort(dim=-1)[0]
+            text = torch.gather(text, 1, kept[..., None].expand(-1, -1, text.shape[-1]))
+        t = text.shape[1]
+        cg = torch.einsum("bchw,btc->bthw", F.normalize(image, dim=1), F.normalize(text, dim=-1))
+        ge, le = self.embed(cg, self.conv1), self.embed(self.Local_align(image, text), self.conv2)
+        appearance = F.relu(self.guidance_projection(image))
+        tguid = F.relu(self.text_guidance_projection(F.normalize(text, dim=-1)))
+        guides = [F.relu(p(g)) for p, g in zip(self.decoder_guidance_projection, (g1, g2))]
+        cost = self.fuse(getattr(self, "conv_cat", None), ge, le)
+        for layer in self.layers:
+            cost = layer.attention(layer.swin_block(cost, appearance), tguid)
+        c, h, w = self.hidden, cost.shape[3], cost.shape[4]
+        per_class = lambda x: x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
+        local = per_class(le)
+        maps = self.fuse(getattr(self, "conv_cat_decoder_1", None), per_class(cost), local)
+        maps = self.decoder1(maps, guides[0])
+        maps = self.fuse(getattr(self, "conv_cat_decoder_2", None), maps, F.relu(self.corr_local_decoder_projection(local)))
+        maps = self.decoder2(maps, guides[1])
+        logits = self.head(maps).reshape(b, t, 4 * h, 4 * w)
+        if kept is None:
+            return logits
+        out = torch.full((b, total, 4 * h, 4 * w), -100.0)
+        return out.scatter(1, kept[..., None, None].expand(-1, -1, 4 * h, 4 * w), logits)
+
+
 def add_case(name, module_name, module, inputs, args):
     with torch.no_grad():  # non-trivial values everywhere, including zero-initialised tokens
         for p in module.parameters():
@@ -257,6 +345,14 @@ for pooling, t, pad in ((2, 5, 12), (1, 5, 12), (2, 14, 12)):
     add_case(f"class_agg_pool{pooling}_T{t}_pad{pad}", "class", ClassAggregation(16, 8, 4, pooling, pad),
              {"x": torch.randn(2, 16, t, 6, 6), "guidance": torch.randn(2, t, 8)},
              {"width": 16, "guidance": 8, "heads": 4, "pooling": pooling, "pad": pad})
+
+decoder_stage = UpStage(32, 16, 8)
+add_case("decoder_stage", "up", decoder_stage, {"x": torch.randn(6, 32, 6, 6), "guidance": torch.randn(2, 8, 12, 12)},
+         {"in": 32, "out": 16, "guidance": 8})
+for name, t, pooling, fusion in (("decoder_T5_pool2_cat", 5, 2, "cat"), ("decoder_T11_top8_pool1_add", 11, 1, "add")):
+    add_case(name, "decoder", CostAggregationDecoder(pooling=pooling, fusion=fusion),
+             {"image": torch.randn(1, 32, 12, 12), "text": torch.randn(1, t, 32), "g1": torch.randn(1, 24, 24, 24),
+              "g2": torch.randn(1, 12, 48, 48)}, {"pooling": pooling, "cat": int(fusion == "cat")})
 
 save_file({k: v.contiguous() for k, v in tensors.items()}, "modules.safetensors",
           metadata={"cases": json.dumps(cases), "torch": torch.__version__})

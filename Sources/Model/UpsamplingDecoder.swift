@@ -1,0 +1,57 @@
+import NN
+import Tensor
+
+/// (3×3 conv, no bias → GroupNorm(channels/16) → ReLU) × 2, on [N, in, H, W] → [N, out, H, W].
+/// Parameter names follow the reference's `nn.Sequential` indices (0, 1, 3, 4).
+public final class DoubleConv: Module {
+    public let conv1: Conv2d, norm1: GroupNorm, conv2: Conv2d, norm2: GroupNorm
+
+    public init(_ inChannels: Int, _ outChannels: Int, generator: inout RandomGenerator) {
+        conv1 = Conv2d(inChannels, outChannels, kernel: 3, padding: 1, bias: false, generator: &generator)
+        norm1 = GroupNorm(groups: outChannels / 16, channels: outChannels)
+        conv2 = Conv2d(outChannels, outChannels, kernel: 3, padding: 1, bias: false, generator: &generator)
+        norm2 = GroupNorm(groups: outChannels / 16, channels: outChannels)
+        super.init()
+        let sequence = Module()
+        sequence.child("0", conv1)
+        sequence.child("1", norm1)
+        sequence.child("3", conv2)
+        sequence.child("4", norm2)
+        child("double_conv", sequence)
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { norm2(conv2(norm1(conv1(x)).relu())).relu() }
+}
+
+/// One up-sampling stage (spec §3.10): 2×2 transposed conv to `in − guidance` channels, the
+/// decoder guidance (shared by every class) concatenated, then a DoubleConv to `out` channels.
+public final class UpStage: Module {
+    public let up: ConvTranspose2d
+    public let conv: DoubleConv
+
+    public init(_ inChannels: Int, _ outChannels: Int, guidanceChannels: Int, generator: inout RandomGenerator) {
+        up = ConvTranspose2d(inChannels, inChannels - guidanceChannels, kernel: 2, stride: 2, generator: &generator)
+        conv = DoubleConv(inChannels, outChannels, generator: &generator)
+        super.init()
+        child("up", up)
+        child("conv", conv)
+    }
+
+    /// `x` [B·T, in, H, W], `guidance` [B, g, 2H, 2W] → [B·T, out, 2H, 2W].
+    public func callAsFunction(_ x: Tensor, guidance: Tensor) -> Tensor {
+        let upsampled = up(x)
+        let (bt, c, h, w) = (upsampled.shape[0], upsampled.shape[1], upsampled.shape[2], upsampled.shape[3])
+        let (b, g) = (guidance.shape[0], guidance.shape[1])
+        let repeated = guidance.reshaped([b, 1, g, h, w]).broadcast(to: [b, bt / b, g, h, w]).reshaped([bt, g, h, w])
+        return conv(Tensor.concat([upsampled, repeated], along: 1).reshaped([bt, c + g, h, w]))
+    }
+}
+
+/// `Linear` over the channel axis of a [N, C, ...] map (a 1×1 convolution written as PyTorch's
+/// `linear(x.permute(...))`).
+func channelLinear(_ layer: Linear, _ x: Tensor) -> Tensor {
+    let order = [0] + Array(2..<x.rank) + [1]
+    var inverse = [Int](repeating: 0, count: x.rank)
+    for (i, o) in order.enumerated() { inverse[o] = i }
+    return layer(x.permuted(order)).permuted(inverse)
+}
