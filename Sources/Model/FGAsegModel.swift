@@ -1,0 +1,88 @@
+import CLIP
+import Foundation
+import NN
+import Tensor
+
+/// FGAseg (spec §2): CLIP features → P2Tformer → GCS/LCS costs → aggregation → up-sampling
+/// decoder, plus the T2P branch in training.
+public final class FGAsegModel: Module {
+    public struct Configuration: Sendable, Codable, Equatable {
+        /// 0-based CLIP blocks whose outputs guide the decoder (3, 7 for ViT-B/16; 7, 15 for ViT-L/14).
+        public var guidanceBlocks = [3, 7]
+        /// Channels of the up-sampled block taps (decoder guidance inputs).
+        public var guidanceChannels = [256, 128]
+        public var p2tHeads = 8
+        public var p2tLayers = 1
+        public var decoder = CostAggregationDecoder.Configuration()
+        /// Loss weight of the T2P branch (LAMBDA_ALIGN).
+        public var t2pWeight: Float = 0.02
+        public init() {}
+    }
+
+    /// The loss parts of one training step.
+    public struct Losses {
+        public var segmentation: Tensor
+        public var textToPixel: Tensor
+        public var total: Tensor
+    }
+
+    public let configuration: Configuration
+    public let clip: CLIPModel
+    public let upsample1: ConvTranspose2d, upsample2: ConvTranspose2d
+    public let p2tformer: P2Tformer
+    public let decoder: CostAggregationDecoder
+    public let projector: TextToPixelProjector
+
+    public init(clip: CLIPModel, configuration: Configuration, seed: UInt64 = 0) {
+        self.clip = clip
+        self.configuration = configuration
+        var generator = RandomGenerator(seed: seed)
+        let width = clip.configuration.visionConfig.hiddenSize, embedding = clip.configuration.projectionDim
+        upsample1 = ConvTranspose2d(width, configuration.guidanceChannels[0], kernel: 2, stride: 2, generator: &generator)
+        upsample2 = ConvTranspose2d(width, configuration.guidanceChannels[1], kernel: 4, stride: 4, generator: &generator)
+        p2tformer = P2Tformer(width: embedding, heads: configuration.p2tHeads, layerCount: configuration.p2tLayers, generator: &generator)
+        decoder = CostAggregationDecoder(configuration.decoder, generator: &generator)
+        projector = TextToPixelProjector(imageChannels: embedding, textWidth: embedding, generator: &generator)
+        super.init()
+        child("clip", clip)
+        child("upsample1", upsample1)
+        child("upsample2", upsample2)
+        child("p2tformer", p2tformer)
+        child("decoder", decoder)
+        child("projector", projector)
+        clip.trainOnlyAttentionQueryAndValueWeights()
+    }
+
+    /// Normalised CLIP text embeddings [T, D] of tokenised prompts.
+    public func classEmbeddings(_ prompts: [[Int32]]) -> Tensor {
+        clip.encodeText(prompts).l2Normalized(dim: -1)
+    }
+
+    /// - Parameters:
+    ///   - images: CLIP-normalised images [B, 3, S, S].
+    ///   - classes: normalised class embeddings [T, D] (``classEmbeddings(_:)``).
+    /// - Returns: segmentation logits [B, T, 4g, 4g] (g = S / patch) and, in training, the T2P logits.
+    public func callAsFunction(_ images: Tensor, classes: Tensor) -> (logits: Tensor, textToPixel: Tensor?) {
+        let blocks = configuration.guidanceBlocks
+        let (dense, taps) = clip.denseImageFeatures(images, taps: Set(blocks))
+        let (b, tokens, c) = (dense.shape[0], dense.shape[1], dense.shape[2])
+        let grid = Int(Double(tokens - 1).squareRoot())
+        func map(_ x: Tensor) -> Tensor {
+            x.narrowed(1, start: 1, length: grid * grid).transposed(1, 2).reshaped([b, x.shape[2], grid, grid])
+        }
+        let image = map(dense)
+        precondition(image.shape[1] == c)
+        let guidance = [upsample1(map(taps[blocks[0]]!)), upsample2(map(taps[blocks[1]]!))]
+        let text = p2tformer(image: image, text: classes)
+        decoder.setPooling(isTraining ? configuration.decoder.pooling : 1)
+        let logits = decoder(image: image, text: text, decoderGuidance: guidance)
+        return (logits, isTraining ? projector(image: image, text: text) : nil)
+    }
+
+    /// Training losses for `labels` [B·S·S] (class ids, 255 ignored) of the input images.
+    public func losses(logits: Tensor, textToPixel: Tensor, labels: [Int32], size: Int) -> Losses {
+        let segmentation = SegmentationLosses.segmentation(logits, labels: labels, height: size, width: size)
+        let t2p = SegmentationLosses.textToPixel(textToPixel, labels: labels, height: size, width: size)
+        return Losses(segmentation: segmentation, textToPixel: t2p, total: segmentation + t2p * configuration.t2pWeight)
+    }
+}
