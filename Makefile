@@ -18,12 +18,14 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
+# Unit tests run optimised (the model tests train small networks); -enable-testing keeps
+# @testable imports working in a release build.
 # Release build must be free of warnings from our own sources.
 warnings: deps
 	@ci/check-warnings
 
 unit-tests: deps
-	$(SWIFT) test --no-parallel
+	$(SWIFT) test -c release -Xswiftc -enable-testing --no-parallel
 
 mpi-tests: deps
 	@ci/mpi-tests

@@ -66,40 +66,56 @@ extension Tensor {
     /// Separable resampling: output[i, j] = Σ rows[i] · columns[j] · input.
     private func resampled(rows: ResampleTaps, columns: ResampleTaps, op: String) -> Tensor {
         let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3])
-        let (oh, ow) = (rows.outputCount, columns.outputCount)
-        let out = Tensor(repeating: 0, shape: [shape[0], shape[1], oh, ow])
-        let x = pointer, y = out.pointer
-        Parallel.forEach(planes, grain: 1) { range in
-            for p in range {
-                for i in 0..<oh {
-                    for (rowIndex, rowWeight) in rows.taps(i) {
-                        let source = x + (p * h + rowIndex) * w, target = y + (p * oh + i) * ow
-                        for j in 0..<ow {
-                            var value: Float = 0
-                            for (columnIndex, columnWeight) in columns.taps(j) { value += columnWeight * source[columnIndex] }
-                            target[j] += rowWeight * value
-                        }
-                    }
-                }
-            }
-        }
+        let out = Tensor(repeating: 0, shape: [shape[0], shape[1], rows.outputCount, columns.outputCount])
+        Kernels.resample(pointer, into: out.pointer, planes: planes, inputSize: (h, w), rows: rows, columns: columns, transpose: false)
         return Tensor.record(op, inputs: [self], output: out) { [shape] g in
             let dx = Tensor(repeating: 0, shape: shape)
-            let dp = dx.pointer, gp = g.pointer
+            Kernels.resample(g.pointer, into: dx.pointer, planes: planes, inputSize: (h, w), rows: rows, columns: columns, transpose: true)
+            return [dx]
+        }
+    }
+}
+
+extension Kernels {
+    /// Applies separable taps to `planes` maps of `inputSize` (or, with `transpose`, scatters the
+    /// output-sized `source` back onto the input grid: the adjoint, used for gradients). Works on
+    /// raw pointers to the tap tables so the inner loops carry no reference counting.
+    static func resample(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, planes: Int,
+                         inputSize: (Int, Int), rows: ResampleTaps, columns: ResampleTaps, transpose: Bool) {
+        let (h, w) = inputSize
+        let (oh, ow) = (rows.outputCount, columns.outputCount)
+        let (rowTaps, columnTaps) = (rows.tapCount, columns.tapCount)
+        rows.indices.withUnsafeBufferPointer { rowIndex in
+        rows.weights.withUnsafeBufferPointer { rowWeight in
+        columns.indices.withUnsafeBufferPointer { columnIndex in
+        columns.weights.withUnsafeBufferPointer { columnWeight in
+            let (ri, rw, ci, cw) = (rowIndex.baseAddress!, rowWeight.baseAddress!, columnIndex.baseAddress!, columnWeight.baseAddress!)
             Parallel.forEach(planes, grain: 1) { range in
                 for p in range {
                     for i in 0..<oh {
-                        for (rowIndex, rowWeight) in rows.taps(i) {
-                            let target = dp + (p * h + rowIndex) * w, source = gp + (p * oh + i) * ow
-                            for j in 0..<ow {
-                                let value = rowWeight * source[j]
-                                for (columnIndex, columnWeight) in columns.taps(j) { target[columnIndex] += columnWeight * value }
+                        for r in 0..<rowTaps {
+                            let (inputRow, weight) = (ri[i * rowTaps + r], rw[i * rowTaps + r])
+                            if transpose {
+                                let line = source + (p * oh + i) * ow, destination = target + (p * h + inputRow) * w
+                                for j in 0..<ow {
+                                    let value = weight * line[j]
+                                    for c in 0..<columnTaps { destination[ci[j * columnTaps + c]] += cw[j * columnTaps + c] * value }
+                                }
+                            } else {
+                                let line = source + (p * h + inputRow) * w, destination = target + (p * oh + i) * ow
+                                for j in 0..<ow {
+                                    var value: Float = 0
+                                    for c in 0..<columnTaps { value += cw[j * columnTaps + c] * line[ci[j * columnTaps + c]] }
+                                    destination[j] += weight * value
+                                }
                             }
                         }
                     }
                 }
             }
-            return [dx]
+        }
+        }
+        }
         }
     }
 }
@@ -107,13 +123,10 @@ extension Tensor {
 /// For each output position along one axis, the input indices and weights it reads.
 struct ResampleTaps: Sendable {
     let outputCount: Int
-    private let tapCount: Int
-    private let indices: [Int]
-    private let weights: [Float]
-
-    func taps(_ i: Int) -> Zip2Sequence<ArraySlice<Int>, ArraySlice<Float>> {
-        zip(indices[(i * tapCount)..<((i + 1) * tapCount)], weights[(i * tapCount)..<((i + 1) * tapCount)])
-    }
+    /// Taps per output position; position i reads `indices[i·tapCount ..< (i+1)·tapCount]`.
+    let tapCount: Int
+    let indices: [Int]
+    let weights: [Float]
 
     /// Source coordinate of output `i` (PyTorch's area-pixel convention).
     private static func source(_ i: Int, input: Int, output: Int, alignCorners: Bool) -> Float {
