@@ -18,12 +18,12 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# Unit tests run optimised (the model tests train small networks); -enable-testing keeps
-# @testable imports working in a release build.
 # Release build must be free of warnings from our own sources.
 warnings: deps
 	@ci/check-warnings
 
+# Unit tests run optimised (the model tests train small networks); -enable-testing keeps
+# @testable imports working in a release build.
 unit-tests: deps
 	$(SWIFT) test -c release -Xswiftc -enable-testing --no-parallel
 
