@@ -52,7 +52,7 @@ let package = Package(
         // MARK: executables
         .executableTarget(
             name: "fgaseg-bench",
-            dependencies: ["Tensor", "NN", "CLIP", "Data", "Distributed", "CBLAS",
+            dependencies: ["Tensor", "NN", "CLIP", "Data", "Model", "Distributed", "CBLAS",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-bench"),
 

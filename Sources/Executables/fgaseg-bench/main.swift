@@ -12,14 +12,15 @@ struct Bench: ParsableCommand {
         discussion: """
             Suites: ops (tensor kernels vs cblas_sgemm and memcpy); allreduce (run under mpirun: the \
             bucketed gradient all-reduce vs one MPI_Allreduce, and overlap with a simulated backward); \
-            clip (--model DIR: a Hugging Face CLIP folder; compare with ci/bench/clip_torch.py). \
+            clip (--model DIR: a Hugging Face CLIP folder; compare with ci/bench/clip_torch.py); \
+            step (--model DIR: one full FGAseg training step at 384 px with the 171 COCO-Stuff classes). \
             Build with `swift build -c release`.
             """)
 
-    @Argument(help: "The suite to run: ops, allreduce or clip.")
+    @Argument(help: "The suite to run: ops, allreduce, clip or step.")
     var suite: String
 
-    @Option(help: "clip: a Hugging Face CLIP folder (config.json, model.safetensors, vocab.json, merges.txt).")
+    @Option(help: "clip, step: a Hugging Face CLIP folder (config.json, model.safetensors, vocab.json, merges.txt).")
     var model: String?
 
     @Option(help: "allreduce: gradient sizes in millions of floats.")
@@ -49,7 +50,10 @@ struct Bench: ParsableCommand {
         case "clip":
             guard let model else { throw ValidationError("the clip suite needs --model DIR (ci/bench/make_random_clip.py writes one)") }
             rows = try CLIPBenchmark.run(folder: model)
-        default: throw ValidationError("unknown suite '\(suite)'; available: ops, allreduce, clip")
+        case "step":
+            guard let model else { throw ValidationError("the step suite needs --model DIR (ci/bench/make_random_clip.py writes one)") }
+            rows = try StepBenchmark.run(folder: model)
+        default: throw ValidationError("unknown suite '\(suite)'; available: ops, allreduce, clip, step")
         }
         if world.isMain {
             if !json {
