@@ -57,13 +57,14 @@ let package = Package(
             path: "Sources/Executables/fgaseg-bench"),
 
         // MARK: tests
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "IO", "CBLAS"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "IO"], resources: [.copy("Fixtures")]),
+        .target(name: "TestSupport", dependencies: ["Tensor", "NN"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "IO", "CBLAS", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "IO", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "IOTests", dependencies: ["IO", "Tensor"]),
-        .testTarget(name: "CLIPTests", dependencies: ["CLIP", "NN", "Tensor", "IO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIP", "NN", "Tensor", "IO", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Tensor", "IO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Tensor", "IO", "TestSupport"], resources: [.copy("Fixtures")]),
         // Multi-rank tests: a release-built executable that ci/mpi-tests runs under mpirun.
         .executableTarget(name: "fgaseg-mpi-selftest", dependencies: ["Distributed", "NN", "Tensor"],
                           path: "Tests/MPISelfTest"),

@@ -3,6 +3,7 @@ import IO
 import NN
 import Testing
 import Tensor
+import TestSupport
 @testable import Model
 
 /// One case of Fixtures/modules.safetensors (see make_module_fixtures.py).
@@ -67,44 +68,14 @@ enum ModuleFixture {
 
     @Test(arguments: ModuleFixture.cases)
     func matchesTheReference(_ c: ModuleCase) {
-        let stored = ModuleFixture.contents.tensors
         let (module, forward) = build(c)
-        let parameters = module.namedParameters()
-        let expectedNames = Set(stored.keys.filter { $0.hasPrefix("\(c.name)/param/") }.map { String($0.dropFirst("\(c.name)/param/".count)) })
-        #expect(Set(parameters.map(\.name)) == expectedNames, "\(c.name): parameter names")
-        for (name, tensor) in parameters {
-            guard let value = stored["\(c.name)/param/\(name)"], value.count == tensor.count else {
-                Issue.record("\(c.name): parameter \(name) \(tensor.shape) has no counterpart of that size")
-                continue
-            }
-            tensor.pointer.update(from: value.pointer, count: tensor.count)
-        }
-        var inputs: [String: Tensor] = [:]
-        for name in c.inputs {
-            let value = stored["\(c.name)/in/\(name)"]!
-            inputs[name] = Tensor(value.scalars, shape: value.shape, requiresGrad: true)
-        }
-        let output = forward(inputs)
-        let expected = stored["\(c.name)/out"]!
-        #expect(output.shape == expected.shape, "\(c.name): output \(output.shape) vs \(expected.shape)")
-        guard output.shape == expected.shape else { return }
-        #expect(excess(output, expected) <= 0, "\(c.name): output")
-        (output * stored["\(c.name)/w"]!).sum().backward()
-        for name in c.inputs {
-            #expect(excess(inputs[name]!.grad!, stored["\(c.name)/grad/in/\(name)"]!) <= 0, "\(c.name): gradient of input \(name)")
-        }
-        for (name, tensor) in parameters {
-            let reference = stored["\(c.name)/grad/param/\(name)"]!
-            let gradient = tensor.grad ?? Tensor(repeating: 0, shape: tensor.shape)
-            #expect(excess(gradient, reference) <= 0, "\(c.name): gradient of \(name)")
-        }
+        let failures = compareWithReference(module, forward: forward, fixture: ModuleFixture.contents.tensors, case: c.name,
+                                            inputs: c.inputs, tolerance: tolerance)
+        #expect(failures.isEmpty, "\(c.name): \(failures.joined(separator: "; "))")
     }
 
-    /// Largest violation of |a − b| ≤ 1e-5 + 1e-4·max|b|: relative to the tensor's scale, since
-    /// gradients that sum over thousands of positions (convolution weights of the per-class
-    /// decoder) carry rounding noise near their small elements.
-    func excess(_ actual: Tensor, _ expected: Tensor) -> Float {
-        let scale = (0..<expected.count).map { abs(expected.pointer[$0]) }.max() ?? 0
-        return (0..<expected.count).map { abs(actual.pointer[$0] - expected.pointer[$0]) - (1e-5 + 1e-4 * scale) }.max() ?? 0
-    }
+    /// |a − b| ≤ 1e-5 + 1e-4·max|b|: relative to the tensor's scale, since gradients that sum over
+    /// thousands of positions (convolution weights of the per-class decoder) carry rounding noise
+    /// near their small elements.
+    let tolerance = Tolerance(absolute: 1e-5, relative: 1e-4, relativeToLargest: true)
 }

@@ -3,6 +3,7 @@ import IO
 import NN
 import Testing
 import Tensor
+import TestSupport
 
 /// One case of Fixtures/layers.safetensors (see make_layers_fixture.py).
 struct LayerCase: Decodable, CustomTestStringConvertible, Sendable {
@@ -76,39 +77,14 @@ enum LayersFixture {
     func matchesPyTorch(_ c: LayerCase) {
         let stored = LayersFixture.contents.tensors
         let (layer, forward) = build(c)
-        let parameters = layer.namedParameters()
-        #expect(Set(parameters.map(\.name)) == Set(stored.keys.filter { $0.hasPrefix("\(c.name)/param/") }.map {
-            String($0.dropFirst("\(c.name)/param/".count)) }), "\(c.name): parameter names differ from PyTorch's")
-        for (name, tensor) in parameters {
-            let value = stored["\(c.name)/param/\(name)"]!
-            #expect(value.shape == tensor.shape, "\(c.name): \(name) is \(tensor.shape), PyTorch \(value.shape)")
-            tensor.pointer.update(from: value.pointer, count: tensor.count)
-        }
-        var inputs: [String: Tensor] = [:]
-        for name in c.inputs {
-            let value = stored["\(c.name)/in/\(name)"]!
-            inputs[name] = Tensor(value.scalars, shape: value.shape, requiresGrad: true)
-        }
-        let output = forward(inputs)
-        let expected = stored["\(c.name)/out"]!
-        #expect(output.shape == expected.shape)
-        #expect(worstExcess(output, expected) <= 0, "\(c.name): output")
-        (output * stored["\(c.name)/w"]!).sum().backward()
-        for name in c.inputs {
-            #expect(worstExcess(inputs[name]!.grad!, stored["\(c.name)/grad/in/\(name)"]!) <= 0, "\(c.name): gradient of input \(name)")
-        }
-        for (name, tensor) in parameters {
-            #expect(worstExcess(tensor.grad!, stored["\(c.name)/grad/param/\(name)"]!) <= 0, "\(c.name): gradient of \(name)")
-        }
+        let failures = compareWithReference(layer, forward: forward, fixture: stored, case: c.name, inputs: c.inputs, tolerance: tolerance)
+        #expect(failures.isEmpty, "\(c.name): \(failures.joined(separator: "; "))")
         if let mean = stored["\(c.name)/after/running_mean"], let bn = layer as? BatchNorm2d {
-            #expect(worstExcess(bn.runningMean, mean) <= 0 && worstExcess(bn.runningVariance, stored["\(c.name)/after/running_var"]!) <= 0,
+            #expect(tolerance.accepts(bn.runningMean, mean) && tolerance.accepts(bn.runningVariance, stored["\(c.name)/after/running_var"]!),
                     "\(c.name): running statistics")
         }
     }
 
-    /// Largest violation of |a − b| ≤ 1e-5 + 1e-4·|b|.
-    func worstExcess(_ actual: Tensor, _ expected: Tensor) -> Float {
-        precondition(actual.count == expected.count)
-        return (0..<expected.count).map { abs(actual.pointer[$0] - expected.pointer[$0]) - (1e-5 + 1e-4 * abs(expected.pointer[$0])) }.max() ?? 0
-    }
+    /// |a − b| ≤ 1e-5 + 1e-4·|b| element by element.
+    let tolerance = Tolerance(absolute: 1e-5, relative: 1e-4)
 }

@@ -3,6 +3,7 @@ import IO
 import NN
 import Testing
 import Tensor
+import TestSupport
 
 /// The network of Fixtures/make_adamw_fixture.py, with the same parameter names.
 final class FixtureNet: Module {
@@ -47,11 +48,8 @@ final class FixtureNet: Module {
         let model = FixtureNet(generator: &generator)
         let names = model.namedParameters().map(\.name)
         #expect(Set(names) == Set(Self.fixture.keys.filter { $0.hasPrefix("init/") }.map { String($0.dropFirst(5)) }))
-        for (name, tensor) in model.namedParameters() {
-            let initial = Self.fixture["init/\(name)"]!
-            #expect(initial.shape == tensor.shape, "\(name): \(tensor.shape) vs PyTorch \(initial.shape)")
-            tensor.pointer.update(from: initial.pointer, count: tensor.count)
-        }
+        let problems = model.loadReferenceParameters(Self.fixture, prefix: "init/")
+        #expect(problems.isEmpty, "\(problems)")
         let flat = FlatParameters(model)
         let optimizer = AdamW(flat) { name in
             let isNorm = ["bn.", "gn.", "norm."].contains { name.hasPrefix($0) }

@@ -2,6 +2,7 @@ import Foundation
 import IO
 import Testing
 import Tensor
+import TestSupport
 
 /// One case of Fixtures/ops.safetensors, described by the metadata the fixture script wrote.
 struct OpCase: Decodable, CustomTestStringConvertible, Sendable {
@@ -111,16 +112,6 @@ func runOp(_ c: OpCase, _ x: [String: Tensor]) -> Tensor {
     }
 }
 
-/// Largest violation of |a − b| ≤ atol + rtol·|b| (≤ 0 means within tolerance).
-func worstExcess(_ actual: Tensor, _ expected: Tensor, atol: Float, rtol: Float) -> (excess: Float, index: Int) {
-    var worst: (Float, Int) = (-.infinity, -1)
-    for i in 0..<expected.count {
-        let excess = abs(actual.pointer[i] - expected.pointer[i]) - (atol + rtol * abs(expected.pointer[i]))
-        if excess > worst.0 { worst = (excess, i) }
-    }
-    return worst
-}
-
 @Suite struct OpsParityTests {
     @Test func fixtureCoversTheOps() {
         #expect(OpsFixture.cases.count >= 60)
@@ -142,8 +133,8 @@ func worstExcess(_ actual: Tensor, _ expected: Tensor, atol: Float, rtol: Float)
         guard output.shape == expected.shape else { return }
         // Long reductions (softmax rows of 1000, 577-row products) get the looser bound.
         let long = ["softmax", "log_softmax", "linear", "sum", "mean"].contains(c.op) || c.name.hasPrefix("conv")
-        let (atol, rtol): (Float, Float) = long ? (1e-4, 1e-4) : (1e-5, 1e-5)
-        let forward = worstExcess(output, expected, atol: atol, rtol: rtol)
+        let tolerance = long ? Tolerance(absolute: 1e-4, relative: 1e-4) : Tolerance(absolute: 1e-5, relative: 1e-5)
+        let forward = tolerance.worstExcess(output, expected)
         #expect(forward.excess <= 0, "\(c.name): output element \(forward.index) is \(output.pointer[max(forward.index, 0)]), PyTorch \(expected.pointer[max(forward.index, 0)])")
 
         (output * tensors["\(c.name)/w"]!).sum().backward()
@@ -153,7 +144,7 @@ func worstExcess(_ actual: Tensor, _ expected: Tensor, atol: Float, rtol: Float)
                 Issue.record("\(c.name): no gradient for \(name)")
                 continue
             }
-            let backward = worstExcess(grad, reference, atol: atol, rtol: rtol)
+            let backward = tolerance.worstExcess(grad, reference)
             #expect(backward.excess <= 0, "\(c.name): grad \(name) element \(backward.index) is \(grad.pointer[max(backward.index, 0)]), PyTorch \(reference.pointer[max(backward.index, 0)])")
         }
     }
