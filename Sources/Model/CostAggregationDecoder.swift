@@ -32,6 +32,11 @@ public final class CostAggregationDecoder: Module {
         public var padLength = 256
         public var localKernel = 3
         public var fusion = CostFusion.cat
+        /// SED-style early-rejection heads (spec §3.12): auxiliary logits in training, top-K class
+        /// survival at inference.
+        public var fast = false
+        /// Classes kept per pixel by each rejection head at inference (the reference hard-codes 16).
+        public var topK = 16
         public init() {}
     }
 
@@ -45,6 +50,15 @@ public final class CostAggregationDecoder: Module {
     public let head: Conv2d
     public let localCost: LocalCategoryCost
     public let spatialLayers: [SpatialAggregation], classLayers: [ClassAggregation]
+    /// The three rejection heads of the fast decoder (before aggregation, before Up-1, before Up-2).
+    public let rejectionHeads: [Conv2d]
+
+    /// The decoder's outputs: logits [B, T, 4H, 4W] and, for the fast decoder, the rejection
+    /// heads' logits [B, T, H, W], [B, T, H, W], [B, T, 2H, 2W] (all before any up-sampling).
+    public struct Output {
+        public var logits: Tensor
+        public var auxiliary: [Tensor] = []
+    }
 
     public init(_ c: Configuration, generator: inout RandomGenerator) {
         configuration = c
@@ -73,6 +87,7 @@ public final class CostAggregationDecoder: Module {
                                             padLength: c.padLength, generator: &generator))
         }
         (spatialLayers, classLayers) = (spatial, classes)
+        rejectionHeads = c.fast ? [c.hidden, c.hidden, c.hidden / 2].map { Conv2d($0, 1, kernel: 3, padding: 1, generator: &generator) } : []
         super.init()
         child("conv1", costEmbedding)
         child("conv2", localCostEmbedding)
@@ -100,12 +115,105 @@ public final class CostAggregationDecoder: Module {
         child("decoder2", up2)
         child("head", head)
         child("Local_align", localCost)
+        for (index, head) in rejectionHeads.enumerated() { child("head_auxi_\(index)", head) }
         child("layers", ModuleList(zip(spatial, classes).map { swin, attention -> Module in
             let layer = Module()
             layer.child("swin_block", swin)
             layer.child("attention", attention)
             return layer
         }))
+    }
+
+    /// Fast inference (spec §3.12, SED's category early rejection): after each rejection head a
+    /// class survives if it is among the `topK` highest logits at any pixel of any image; only
+    /// survivors go through the following stages. Returns probabilities [B, T, 4H, 4W]: σ(logit)
+    /// for the classes that survive all three heads, 0 for rejected ones (the reference applies σ
+    /// twice; this does not). Call under `noGrad`; needs a decoder built with `fast`.
+    public func fastProbabilities(image: Tensor, text: Tensor, decoderGuidance: [Tensor], topK: Int) -> Tensor {
+        precondition(rejectionHeads.count == 3, "fast inference needs a decoder configured with fast = true")
+        let (b, totalClasses) = (text.shape[0], text.shape[1])
+        let kept = selectClasses(image: image, text: text)
+        let classText = kept.map { gather(text, $0) } ?? text
+        let t = classText.shape[1]
+        var localEmbedding = embed(localCost(image: image, text: classText), localCostEmbedding)
+        var cost = fused(fuse, embed(cosineCost(image: image, text: classText), costEmbedding), localEmbedding)
+        var textGuidance = textProjection(classText.l2Normalized(dim: -1)).relu()
+        let appearance = appearanceProjection(image).relu()
+        let decoderGuides = zip(decoderGuidanceProjections, decoderGuidance).map { $0($1).relu() }
+        let (h, w) = (cost.shape[3], cost.shape[4])
+        func perClass(_ x: Tensor) -> Tensor { x.permuted([0, 2, 1, 3, 4]).reshaped([-1, x.shape[1], x.shape[3], x.shape[4]]) }
+        func selectMaps(_ maps: Tensor, _ count: Int, _ survivors: [Int]) -> Tensor {
+            maps.reshaped([b, count] + Array(maps.shape.dropFirst())).indexSelect(1, survivors)
+                .reshaped([b * survivors.count] + Array(maps.shape.dropFirst()))
+        }
+        func heads(_ index: Int, _ maps: Tensor, _ count: Int) -> [Int] {
+            let logits = rejectionHeads[index](maps).reshaped([b, count, maps.shape[2], maps.shape[3]])
+            return Self.survivors(logits, topK: topK)
+        }
+        // Head 0 on the fused cost, before aggregation.
+        let survivors0 = heads(0, perClass(cost), t)
+        cost = cost.indexSelect(2, survivors0)
+        localEmbedding = localEmbedding.indexSelect(2, survivors0)
+        textGuidance = textGuidance.indexSelect(1, survivors0)
+        for (spatial, classes) in zip(spatialLayers, classLayers) {
+            cost = classes(spatial(cost, guidance: appearance), guidance: textGuidance)
+        }
+        // Head 1 before Up-1, head 2 before Up-2.
+        var local = perClass(localEmbedding)
+        var maps = fused(fuseStage1, perClass(cost), local)
+        let survivors1 = heads(1, maps, survivors0.count)
+        (maps, local) = (selectMaps(maps, survivors0.count, survivors1), selectMaps(local, survivors0.count, survivors1))
+        maps = fused(fuseStage2, up1(maps, guidance: decoderGuides[0]), localConv(localUp(local)).relu())
+        let survivors2 = heads(2, maps, survivors1.count)
+        maps = up2(selectMaps(maps, survivors1.count, survivors2), guidance: decoderGuides[1])
+        let probabilities = head(maps).reshaped([b, survivors2.count, 4 * h, 4 * w]).sigmoid()
+        // Back to the full class list: survivors' probabilities, 0 elsewhere.
+        let finalIndices = survivors2.map { survivors0[survivors1[$0]] }
+        let out = Tensor(repeating: 0, shape: [b, totalClasses, 4 * h, 4 * w])
+        let plane = 16 * h * w
+        for image in 0..<b {
+            for (slot, index) in finalIndices.enumerated() {
+                let target: Int = kept.map { $0[image][index] } ?? index
+                let destination = out.pointer + (image * totalClasses + target) * plane
+                let source = probabilities.pointer + (image * finalIndices.count + slot) * plane
+                destination.update(from: source, count: plane)
+            }
+        }
+        return out
+    }
+
+    /// Sorted indices of the classes that are among the `topK` largest logits [B, T, H, W] at
+    /// any pixel of any image.
+    static func survivors(_ logits: Tensor, topK: Int) -> [Int] {
+        let (b, t, plane) = (logits.shape[0], logits.shape[1], logits.shape[2] * logits.shape[3])
+        if topK >= t { return Array(0..<t) }
+        var alive = [Bool](repeating: false, count: t)
+        var column = [(Float, Int)](repeating: (0, 0), count: t)
+        for image in 0..<b {
+            for position in 0..<plane {
+                for k in 0..<t { column[k] = (logits.pointer[(image * t + k) * plane + position], k) }
+                column.sort { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+                for k in 0..<topK { alive[column[k].1] = true }
+            }
+        }
+        return alive.indices.filter { alive[$0] }
+    }
+
+    /// With more classes than the padding length, the classes kept per image: those whose best
+    /// cosine cost over the map is highest (spec §3.13), in ascending order; nil otherwise.
+    private func selectClasses(image: Tensor, text: Tensor) -> [[Int]]? {
+        let (b, total) = (text.shape[0], text.shape[1])
+        guard configuration.padLength > 0 && total > configuration.padLength else { return nil }
+        let best = noGrad { cosineCost(image: image, text: text).reshaped([b, total, -1]).max(axis: 2) }
+        return (0..<b).map { row in
+            Array((0..<total).sorted { best.pointer[row * total + $0] > best.pointer[row * total + $1] }
+                .prefix(configuration.padLength)).sorted()
+        }
+    }
+
+    /// `text` [B, T, D] restricted per image to the classes `kept[b]` → [B, kept, D].
+    private func gather(_ text: Tensor, _ kept: [[Int]]) -> Tensor {
+        Tensor.concat(kept.enumerated().map { row, indices in text.narrowed(0, start: row, length: 1).indexSelect(1, indices) }, along: 0)
     }
 
     /// Sets the class-aggregation pooling (2 for training, 1 for evaluation).
@@ -126,22 +234,11 @@ public final class CostAggregationDecoder: Module {
     ///   - image: dense CLIP features x [B, C, H, W] (also the appearance guidance).
     ///   - text: image-conditioned class embeddings Ẽ [B, T, D].
     ///   - decoderGuidance: up-sampled block taps [B, 256, 2H, 2W] and [B, 128, 4H, 4W].
-    /// - Returns: logits [B, T, 4H, 4W].
-    public func callAsFunction(image: Tensor, text: Tensor, decoderGuidance: [Tensor]) -> Tensor {
+    /// - Returns: logits [B, T, 4H, 4W] and, with fast heads, their auxiliary logits.
+    public func callAsFunction(image: Tensor, text: Tensor, decoderGuidance: [Tensor]) -> Output {
         let (b, totalClasses) = (text.shape[0], text.shape[1])
-        var classText = text
-        var kept: [[Int]]? = nil
-        if configuration.padLength > 0 && totalClasses > configuration.padLength {
-            // Keep, per image, the classes whose best cosine cost is highest (spec §3.13).
-            let best = noGrad { cosineCost(image: image, text: text).reshaped([b, totalClasses, -1]).max(axis: 2) }
-            kept = (0..<b).map { row in
-                Array((0..<totalClasses).sorted { best.pointer[row * totalClasses + $0] > best.pointer[row * totalClasses + $1] }
-                    .prefix(configuration.padLength)).sorted()
-            }
-            classText = Tensor.concat((0..<b).map { row in
-                text.narrowed(0, start: row, length: 1).indexSelect(1, kept![row])
-            }, along: 0)
-        }
+        let kept = selectClasses(image: image, text: text)
+        let classText = kept.map { gather(text, $0) } ?? text
         let t = classText.shape[1]
         let globalEmbedding = embed(cosineCost(image: image, text: classText), costEmbedding)
         let localEmbedding = embed(localCost(image: image, text: classText), localCostEmbedding)
@@ -149,19 +246,27 @@ public final class CostAggregationDecoder: Module {
         let textGuidance = textProjection(classText.l2Normalized(dim: -1)).relu()
         let decoderGuides = zip(decoderGuidanceProjections, decoderGuidance).map { $0($1).relu() }
         var cost = fused(fuse, globalEmbedding, localEmbedding)
+        var auxiliary: [Tensor] = []
+        let (c, h, w) = (configuration.hidden, cost.shape[3], cost.shape[4])
+        let perClass = { (x: Tensor) in x.permuted([0, 2, 1, 3, 4]).reshaped([b * t, c, h, w]) }
+        func reject(_ index: Int, _ maps: Tensor) {
+            guard rejectionHeads.indices.contains(index) else { return }
+            auxiliary.append(rejectionHeads[index](maps).reshaped([b, t, maps.shape[2], maps.shape[3]]))
+        }
+        reject(0, perClass(cost))
         for (spatial, classes) in zip(spatialLayers, classLayers) {
             cost = classes(spatial(cost, guidance: appearance), guidance: textGuidance)
         }
         // Up-sampling decoder on B·T maps, with the local cost re-injected at both stages.
-        let (c, h, w) = (configuration.hidden, cost.shape[3], cost.shape[4])
-        let perClass = { (x: Tensor) in x.permuted([0, 2, 1, 3, 4]).reshaped([b * t, c, h, w]) }
         let local = perClass(localEmbedding)
         var maps = fused(fuseStage1, perClass(cost), local)
+        reject(1, maps)
         maps = up1(maps, guidance: decoderGuides[0])
         maps = fused(fuseStage2, maps, localConv(localUp(local)).relu())
+        reject(2, maps)
         maps = up2(maps, guidance: decoderGuides[1])
         let logits = head(maps).reshaped([b, t, 4 * h, 4 * w])
-        guard let kept else { return logits }
+        guard let kept else { return Output(logits: logits, auxiliary: auxiliary) }
         // Scatter the kept classes back; the others get −100.
         let (oh, ow) = (4 * h, 4 * w)
         let rows = (0..<b).map { row -> Tensor in
@@ -179,6 +284,6 @@ public final class CostAggregationDecoder: Module {
             }
             return Tensor.concat(pieces, along: 1)
         }
-        return Tensor.concat(rows, along: 0)
+        return Output(logits: Tensor.concat(rows, along: 0), auxiliary: auxiliary)
     }
 }

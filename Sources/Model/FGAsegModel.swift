@@ -16,6 +16,8 @@ public final class FGAsegModel: Module {
         public var decoder = CostAggregationDecoder.Configuration()
         /// Loss weight of the T2P branch (LAMBDA_ALIGN).
         public var t2pWeight: Float = 0.02
+        /// Loss weights of the fast decoder's three rejection heads (LAMBDA_AUXI on the first).
+        public var auxiliaryWeights: [Float] = [0.2, 1, 1]
         public init() {}
     }
 
@@ -23,7 +25,17 @@ public final class FGAsegModel: Module {
     public struct Losses {
         public var segmentation: Tensor
         public var textToPixel: Tensor
+        /// The fast decoder's rejection-head losses (empty without it).
+        public var auxiliary: [Tensor]
         public var total: Tensor
+    }
+
+    /// A forward pass: segmentation logits, the T2P logits (training) and the fast decoder's
+    /// auxiliary logits (training, fast decoder only).
+    public struct Output {
+        public var logits: Tensor
+        public var textToPixel: Tensor?
+        public var auxiliary: [Tensor]
     }
 
     public let configuration: Configuration
@@ -61,8 +73,9 @@ public final class FGAsegModel: Module {
     /// - Parameters:
     ///   - images: CLIP-normalised images [B, 3, S, S].
     ///   - classes: normalised class embeddings [T, D] (``classEmbeddings(_:)``).
-    /// - Returns: segmentation logits [B, T, 4g, 4g] (g = S / patch) and, in training, the T2P logits.
-    public func callAsFunction(_ images: Tensor, classes: Tensor) -> (logits: Tensor, textToPixel: Tensor?) {
+    /// - Returns: segmentation logits [B, T, 4g, 4g] (g = S / patch) and, in training, the T2P
+    ///   logits and the fast decoder's auxiliary logits.
+    public func callAsFunction(_ images: Tensor, classes: Tensor) -> Output {
         let blocks = configuration.guidanceBlocks
         let (dense, taps) = clip.denseImageFeatures(images, taps: Set(blocks))
         let (b, tokens, c) = (dense.shape[0], dense.shape[1], dense.shape[2])
@@ -75,14 +88,20 @@ public final class FGAsegModel: Module {
         let guidance = [upsample1(map(taps[blocks[0]]!)), upsample2(map(taps[blocks[1]]!))]
         let text = p2tformer(image: image, text: classes)
         decoder.setPooling(isTraining ? configuration.decoder.pooling : 1)
-        let logits = decoder(image: image, text: text, decoderGuidance: guidance)
-        return (logits, isTraining ? projector(image: image, text: text) : nil)
+        let decoded = decoder(image: image, text: text, decoderGuidance: guidance)
+        return Output(logits: decoded.logits, textToPixel: isTraining ? projector(image: image, text: text) : nil,
+                      auxiliary: isTraining ? decoded.auxiliary : [])
     }
 
-    /// Training losses for `labels` [B·S·S] (class ids, 255 ignored) of the input images.
-    public func losses(logits: Tensor, textToPixel: Tensor, labels: [Int32], size: Int) -> Losses {
-        let segmentation = SegmentationLosses.segmentation(logits, labels: labels, height: size, width: size)
+    /// Training losses (spec §4) of a training-mode `output` for `labels` [B·S·S] (class ids, 255
+    /// ignored) of the S×S input images.
+    public func losses(_ output: Output, labels: [Int32], size: Int) -> Losses {
+        let segmentation = SegmentationLosses.segmentation(output.logits, labels: labels, height: size, width: size)
+        guard let textToPixel = output.textToPixel else { fatalError("losses: the output has no T2P logits (evaluation mode?)") }
         let t2p = SegmentationLosses.textToPixel(textToPixel, labels: labels, height: size, width: size)
-        return Losses(segmentation: segmentation, textToPixel: t2p, total: segmentation + t2p * configuration.t2pWeight)
+        let auxiliary = output.auxiliary.map { SegmentationLosses.segmentation($0, labels: labels, height: size, width: size) }
+        var total = segmentation + t2p * configuration.t2pWeight
+        for (loss, weight) in zip(auxiliary, configuration.auxiliaryWeights) { total = total + loss * weight }
+        return Losses(segmentation: segmentation, textToPixel: t2p, auxiliary: auxiliary, total: total)
     }
 }

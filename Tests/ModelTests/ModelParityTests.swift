@@ -29,12 +29,15 @@ let tinyCLIPFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         return try! Safetensors.read(path: url.path).tensors
     }()
 
-    func makeModel() throws -> FGAsegModel {
-        let model = FGAsegModel(clip: try CLIPModel.load(folder: tinyCLIPFolder), configuration: tinyModelConfiguration())
-        let problems = model.loadReferenceParameters(Self.fixture, prefix: "param/") { !$0.hasPrefix("clip.") }
+    func makeModel(fast: Bool) throws -> FGAsegModel {
+        var configuration = tinyModelConfiguration()
+        configuration.decoder.fast = fast
+        let model = FGAsegModel(clip: try CLIPModel.load(folder: tinyCLIPFolder), configuration: configuration)
+        let prefix = fast ? "fast_param/" : "param/"
+        let problems = model.loadReferenceParameters(Self.fixture, prefix: prefix) { !$0.hasPrefix("clip.") }
         #expect(problems.isEmpty, "\(problems)")
         let swiftNames = Set(model.namedParameters().map(\.name).filter { !$0.hasPrefix("clip.") })
-        let referenceNames = Set(Self.fixture.keys.filter { $0.hasPrefix("param/") }.map { String($0.dropFirst(6)) })
+        let referenceNames = Set(Self.fixture.keys.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) })
         #expect(swiftNames == referenceNames, "parameter names differ: \(swiftNames.symmetricDifference(referenceNames).sorted())")
         return model
     }
@@ -44,9 +47,11 @@ let tinyCLIPFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         Tolerance(absolute: 1e-5, relative: 1e-4, relativeToLargest: true).accepts(actual, expected)
     }
 
-    @Test(arguments: ["T5", "T300"])
+    /// T5 and T300 (top-256 of 300 classes) with the standard decoder; T5_fast with the fast
+    /// decoder's rejection heads and auxiliary losses.
+    @Test(arguments: ["T5", "T300", "T5_fast"])
     func logitsLossesAndGradientsMatchTheReference(_ name: String) throws {
-        let model = try makeModel()
+        let model = try makeModel(fast: name.hasSuffix("fast"))
         let f = Self.fixture
         let ids = f["\(name)/ids"]!
         let prompts = (0..<ids.shape[0]).map { row in
@@ -56,10 +61,10 @@ let tinyCLIPFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         let labels = f["\(name)/labels"]!.scalars.map { Int32($0) }
         model.train()
         let classes = model.classEmbeddings(prompts)
-        let (logits, t2p) = model(pixels, classes: classes)
-        #expect(logits.shape == f["\(name)/train_logits"]!.shape)
-        #expect(close(logits, f["\(name)/train_logits"]!), "\(name): training logits")
-        let losses = model.losses(logits: logits, textToPixel: t2p!, labels: labels, size: pixels.shape[2])
+        let output = model(pixels, classes: classes)
+        #expect(output.logits.shape == f["\(name)/train_logits"]!.shape)
+        #expect(close(output.logits, f["\(name)/train_logits"]!), "\(name): training logits")
+        let losses = model.losses(output, labels: labels, size: pixels.shape[2])
         for (part, value) in [("seg", losses.segmentation), ("t2p", losses.textToPixel), ("total", losses.total)] {
             let expected = f["\(name)/loss_\(part)"]!.item
             #expect(abs(value.item - expected) <= 1e-4 * abs(expected) + 1e-6, "\(name): loss \(part) \(value.item) vs \(expected)")

@@ -56,7 +56,7 @@ enum ModuleFixture {
             configuration.pooling = a["pooling"]!
             configuration.fusion = a["cat"]! == 1 ? .cat : .add
             let m = CostAggregationDecoder(configuration, generator: &generator)
-            return (m, { m(image: $0["image"]!, text: $0["text"]!, decoderGuidance: [$0["g1"]!, $0["g2"]!]) })
+            return (m, { m(image: $0["image"]!, text: $0["text"]!, decoderGuidance: [$0["g1"]!, $0["g2"]!]).logits })
         default:
             fatalError("no Swift module for fixture module \(c.module)")
         }

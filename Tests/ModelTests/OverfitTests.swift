@@ -64,8 +64,7 @@ import Tensor
         var step = 0
         while step < 400 && Date().timeIntervalSince(start) < 100 {
             flat.zeroGradients()
-            let (logits, t2p) = model(images, classes: model.classEmbeddings(prompts))
-            model.losses(logits: logits, textToPixel: t2p!, labels: labels, size: 64).total.backward()
+            model.losses(model(images, classes: model.classEmbeddings(prompts)), labels: labels, size: 64).total.backward()
             optimizer.update(learningRate: 8e-3)
             step += 1
             if step % 20 == 0 && accuracy() >= 0.97 { break }

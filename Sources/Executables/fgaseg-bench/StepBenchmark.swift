@@ -34,8 +34,8 @@ enum StepBenchmark {
         let stepStart = DispatchTime.now().uptimeNanoseconds
         flat.zeroGradients()
         let classes = timed("text tower forward (171 prompts, true length)") { model.classEmbeddings(prompts) }
-        let (logits, t2p) = timed("image tower + decoder + T2P forward") { model(image, classes: classes) }
-        let losses = timed("losses") { model.losses(logits: logits, textToPixel: t2p!, labels: labels, size: 384) }
+        let output = timed("image tower + decoder + T2P forward") { model(image, classes: classes) }
+        let losses = timed("losses") { model.losses(output, labels: labels, size: 384) }
         timed("backward") { losses.total.backward() }
         timed("clip-grad + AdamW") {
             flat.clipGradientNorm(0.01)

@@ -240,8 +240,12 @@ class UpStage(nn.Module):
 class CostAggregationDecoder(nn.Module):
     """Spec §3.6-3.10, §3.13, with the Swift module's parameter names."""
     def __init__(self, text=32, channels=32, hidden=32, tg=16, ag=16, dims=(16, 16), gdims=(24, 12), gproj=(8, 4), layers=2,
-                 heads=4, resolution=12, window=6, pooling=2, pad=8, k=3, fusion="cat"):
+                 heads=4, resolution=12, window=6, pooling=2, pad=8, k=3, fusion="cat", fast=False):
         super().__init__()
+        self.fast = fast
+        if fast:  # SED-style rejection heads (spec §3.12), not detached
+            self.head_auxi_0, self.head_auxi_1 = nn.Conv2d(hidden, 1, 3, padding=1), nn.Conv2d(hidden, 1, 3, padding=1)
+            self.head_auxi_2 = nn.Conv2d(hidden // 2, 1, 3, padding=1)
         self.hidden, self.pad, self.fusion = hidden, pad, fusion
         self.conv1, self.conv2 = nn.Conv2d(1, hidden, 7, padding=3), nn.Conv2d(1, hidden, 7, padding=3)
         if fusion == "cat":
@@ -287,16 +291,25 @@ class CostAggregationDecoder(nn.Module):
         tguid = F.relu(self.text_guidance_projection(F.normalize(text, dim=-1)))
         guides = [F.relu(p(g)) for p, g in zip(self.decoder_guidance_projection, (g1, g2))]
         cost = self.fuse(getattr(self, "conv_cat", None), ge, le)
+        c0, h0, w0 = self.hidden, cost.shape[3], cost.shape[4]
+        aux = []
+        if self.fast:
+            aux.append(self.head_auxi_0(cost.permute(0, 2, 1, 3, 4).reshape(b * t, c0, h0, w0)).reshape(b, t, h0, w0))
         for layer in self.layers:
             cost = layer.attention(layer.swin_block(cost, appearance), tguid)
         c, h, w = self.hidden, cost.shape[3], cost.shape[4]
         per_class = lambda x: x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
         local = per_class(le)
         maps = self.fuse(getattr(self, "conv_cat_decoder_1", None), per_class(cost), local)
+        if self.fast:
+            aux.append(self.head_auxi_1(maps).reshape(b, t, h, w))
         maps = self.decoder1(maps, guides[0])
         maps = self.fuse(getattr(self, "conv_cat_decoder_2", None), maps, F.relu(self.corr_local_decoder_projection(local)))
+        if self.fast:
+            aux.append(self.head_auxi_2(maps).reshape(b, t, 2 * h, 2 * w))
         maps = self.decoder2(maps, guides[1])
         logits = self.head(maps).reshape(b, t, 4 * h, 4 * w)
+        self.auxiliary = aux
         if kept is None:
             return logits
         out = torch.full((b, total, 4 * h, 4 * w), -100.0)
@@ -373,7 +386,7 @@ class FGAseg(nn.Module):
         return logits, (self.projector(image, text) if training else None)
 
 
-def fgaseg_losses(logits, t2p, labels, t2p_weight=0.02):
+def fgaseg_losses(logits, t2p, labels, t2p_weight=0.02, auxiliary=(), auxiliary_weights=(0.2, 1.0, 1.0)):
     """Spec §4 (code): BCE on bilinearly up-sampled logits vs one-hot (ignored pixels all-negative)
     and BCE of the T2P logits vs nearest-down-sampled one-hot."""
     b, t = logits.shape[:2]
@@ -384,4 +397,7 @@ def fgaseg_losses(logits, t2p, labels, t2p_weight=0.02):
     main = F.binary_cross_entropy_with_logits(F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False), onehot)
     small = F.interpolate(onehot, size=t2p.shape[-2:], mode="nearest")
     align = F.binary_cross_entropy_with_logits(t2p, small)
-    return main, align, main + t2p_weight * align
+    total = main + t2p_weight * align
+    for head, weight in zip(auxiliary, auxiliary_weights):  # fast decoder: each head up-sampled like the main logits
+        total = total + weight * F.binary_cross_entropy_with_logits(F.interpolate(head, size=(h, w), mode="bilinear", align_corners=False), onehot)
+    return main, align, total

@@ -5,7 +5,9 @@ ModelParityTests.swift.
 
     /tmp/fixtures/bin/python make_model_fixture.py     # from this folder; versions: requirements.txt
 
-Tensors: `param/<name>` (every non-CLIP parameter, Swift names), `<case>/pixels`, `<case>/ids`
+A third case, T5_fast, uses the fast decoder (rejection heads, auxiliary losses; training only).
+
+Tensors: `param/<name>` and `fast_param/<name>` (every non-CLIP parameter, Swift names), `<case>/pixels`, `<case>/ids`
 (prompt token ids, −1 padded), `<case>/labels` (class ids as floats, 255 = ignore), `<case>/train_logits`,
 `<case>/eval_logits`, `<case>/loss_seg|loss_t2p|loss_total`, `<case>/grad/<name>` for every trainable
 parameter (CLIP q/v weights and everything outside CLIP).
@@ -16,21 +18,32 @@ from transformers import CLIPModel
 
 from fgaseg_reference import CostAggregationDecoder, FGAseg, fgaseg_losses
 
-torch.manual_seed(0)
-clip = CLIPModel.from_pretrained("../../CLIPTests/Fixtures/tiny-clip").eval()
-decoder = CostAggregationDecoder(text=16, channels=16, hidden=32, tg=16, ag=16, dims=(16, 16), gdims=(24, 12), gproj=(8, 4),
-                                 layers=2, heads=4, resolution=4, window=2, pooling=2, pad=256, k=3)
-model = FGAseg(clip, decoder=decoder)
-model.pooling = 2
-with torch.no_grad():
-    for name, p in model.named_parameters():
-        if not name.startswith("clip."):
-            p.add_(torch.randn_like(p) * 0.05)
-for name, p in model.named_parameters():
-    p.requires_grad_(not name.startswith("clip.") or name.endswith(("self_attn.q_proj.weight", "self_attn.v_proj.weight")))
+out = {}
 
-out = {f"param/{k}": v.detach().clone() for k, v in model.named_parameters() if not k.startswith("clip.")}
-for case, classes, batch in (("T5", 5, 2), ("T300", 300, 1)):
+
+def make_model(fast, prefix):
+    torch.manual_seed(0)
+    clip = CLIPModel.from_pretrained("../../CLIPTests/Fixtures/tiny-clip").eval()
+    decoder = CostAggregationDecoder(text=16, channels=16, hidden=32, tg=16, ag=16, dims=(16, 16), gdims=(24, 12), gproj=(8, 4),
+                                     layers=2, heads=4, resolution=4, window=2, pooling=2, pad=256, k=3, fast=fast)
+    model = FGAseg(clip, decoder=decoder)
+    model.pooling = 2
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if not name.startswith("clip."):
+                p.add_(torch.randn_like(p) * 0.05)
+    for name, p in model.named_parameters():
+        p.requires_grad_(not name.startswith("clip.") or name.endswith(("self_attn.q_proj.weight", "self_attn.v_proj.weight")))
+    out.update({f"{prefix}/{k}": v.detach().clone() for k, v in model.named_parameters() if not k.startswith("clip.")})
+    return model
+
+
+model = make_model(False, "param")
+fast_model = make_model(True, "fast_param")
+torch.manual_seed(1)
+for case, classes, batch in (("T5", 5, 2), ("T300", 300, 1), ("T5_fast", 5, 2)):
+    if case == "T5_fast":
+        model = fast_model
     pixels = torch.randn(batch, 3, 64, 64)
     lengths = torch.randint(4, 12, (classes,))
     ids = torch.full((classes, 77), 999, dtype=torch.long)
@@ -43,7 +56,7 @@ for case, classes, batch in (("T5", 5, 2), ("T300", 300, 1)):
     model.train()
     text = model.class_embeddings(ids)
     logits, t2p = model(pixels, text, training=True)
-    seg, align, total = fgaseg_losses(logits, t2p, labels)
+    seg, align, total = fgaseg_losses(logits, t2p, labels, auxiliary=model.decoder.auxiliary)
     total.backward()
     model.eval()
     with torch.no_grad():
