@@ -236,7 +236,28 @@ public final class CostAggregationDecoder: Module {
     ///   - decoderGuidance: up-sampled block taps [B, 256, 2H, 2W] and [B, 128, 4H, 4W].
     /// - Returns: logits [B, T, 4H, 4W] and, with fast heads, their auxiliary logits.
     public func callAsFunction(image: Tensor, text: Tensor, decoderGuidance: [Tensor]) -> Output {
-        let (b, totalClasses) = (text.shape[0], text.shape[1])
+        let aggregated = aggregate(image: image, text: text, decoderGuidance: decoderGuidance)
+        let decoded = decodeClasses(cost: aggregated.cost, local: aggregated.local, guides: aggregated.guides)
+        let logits = aggregated.kept.map { scatter(decoded.logits, kept: $0, totalClasses: text.shape[1]) } ?? decoded.logits
+        return Output(logits: logits, auxiliary: aggregated.auxiliary + decoded.auxiliary)
+    }
+
+    /// The class-coupled part of the decoder: costs, fusion and the aggregation layers.
+    public struct Aggregated {
+        /// Aggregated cost [B, C, T', h, w] and embedded local cost [B, C, T', h, w] (T' = kept classes).
+        public var cost: Tensor
+        public var local: Tensor
+        /// Projected decoder guidance [B, g1, 2h, 2w], [B, g2, 4h, 4w].
+        public var guides: [Tensor]
+        /// Classes kept per image when there are more than the padding length.
+        public var kept: [[Int]]?
+        /// The first rejection head's logits [B, T', h, w] (fast decoder only).
+        public var auxiliary: [Tensor]
+    }
+
+    /// Runs everything up to the per-class up-sampling decoder.
+    public func aggregate(image: Tensor, text: Tensor, decoderGuidance: [Tensor]) -> Aggregated {
+        let b = text.shape[0]
         let kept = selectClasses(image: image, text: text)
         let classText = kept.map { gather(text, $0) } ?? text
         let t = classText.shape[1]
@@ -247,28 +268,41 @@ public final class CostAggregationDecoder: Module {
         let decoderGuides = zip(decoderGuidanceProjections, decoderGuidance).map { $0($1).relu() }
         var cost = fused(fuse, globalEmbedding, localEmbedding)
         var auxiliary: [Tensor] = []
-        let (c, h, w) = (configuration.hidden, cost.shape[3], cost.shape[4])
+        if let first = rejectionHeads.first {
+            let (c, h, w) = (configuration.hidden, cost.shape[3], cost.shape[4])
+            auxiliary.append(first(cost.permuted([0, 2, 1, 3, 4]).reshaped([b * t, c, h, w])).reshaped([b, t, h, w]))
+        }
+        for (spatial, classes) in zip(spatialLayers, classLayers) {
+            cost = classes(spatial(cost, guidance: appearance), guidance: textGuidance)
+        }
+        return Aggregated(cost: cost, local: localEmbedding, guides: decoderGuides, kept: kept, auxiliary: auxiliary)
+    }
+
+    /// The per-class up-sampling decoder (independent across classes, so it can run on any subset):
+    /// `cost`, `local` [B, C, t, h, w] → logits [B, t, 4h, 4w] and the fast decoder's second and
+    /// third rejection-head logits.
+    public func decodeClasses(cost: Tensor, local localEmbedding: Tensor, guides: [Tensor]) -> Output {
+        let (b, c, t, h, w) = (cost.shape[0], cost.shape[1], cost.shape[2], cost.shape[3], cost.shape[4])
         let perClass = { (x: Tensor) in x.permuted([0, 2, 1, 3, 4]).reshaped([b * t, c, h, w]) }
+        var auxiliary: [Tensor] = []
         func reject(_ index: Int, _ maps: Tensor) {
             guard rejectionHeads.indices.contains(index) else { return }
             auxiliary.append(rejectionHeads[index](maps).reshaped([b, t, maps.shape[2], maps.shape[3]]))
         }
-        reject(0, perClass(cost))
-        for (spatial, classes) in zip(spatialLayers, classLayers) {
-            cost = classes(spatial(cost, guidance: appearance), guidance: textGuidance)
-        }
-        // Up-sampling decoder on B·T maps, with the local cost re-injected at both stages.
+        // Up-sampling decoder on B·t maps, with the local cost re-injected at both stages.
         let local = perClass(localEmbedding)
         var maps = fused(fuseStage1, perClass(cost), local)
         reject(1, maps)
-        maps = up1(maps, guidance: decoderGuides[0])
+        maps = up1(maps, guidance: guides[0])
         maps = fused(fuseStage2, maps, localConv(localUp(local)).relu())
         reject(2, maps)
-        maps = up2(maps, guidance: decoderGuides[1])
-        let logits = head(maps).reshaped([b, t, 4 * h, 4 * w])
-        guard let kept else { return Output(logits: logits, auxiliary: auxiliary) }
-        // Scatter the kept classes back; the others get −100.
-        let (oh, ow) = (4 * h, 4 * w)
+        maps = up2(maps, guidance: guides[1])
+        return Output(logits: head(maps).reshaped([b, t, 4 * h, 4 * w]), auxiliary: auxiliary)
+    }
+
+    /// Logits of the kept classes [B, kept, H, W] placed among `totalClasses`, the others −100.
+    func scatter(_ logits: Tensor, kept: [[Int]], totalClasses: Int) -> Tensor {
+        let (b, oh, ow) = (logits.shape[0], logits.shape[2], logits.shape[3])
         let rows = (0..<b).map { row -> Tensor in
             var pieces: [Tensor] = []
             var next = 0
@@ -284,6 +318,6 @@ public final class CostAggregationDecoder: Module {
             }
             return Tensor.concat(pieces, along: 1)
         }
-        return Output(logits: Tensor.concat(rows, along: 0), auxiliary: auxiliary)
+        return Tensor.concat(rows, along: 0)
     }
 }

@@ -93,6 +93,62 @@ public final class FGAsegModel: Module {
                       auxiliary: isTraining ? decoded.auxiliary : [])
     }
 
+    /// One training forward and backward with the per-class up-sampling decoder and its losses run
+    /// `classChunk` classes at a time (spec §4 losses; the same gradients as ``losses(_:labels:size:)``
+    /// followed by `backward()`, up to summation order). Only one chunk's decoder activations are
+    /// alive at a time, which bounds the memory of large vocabularies. Gradients accumulate into
+    /// the parameters' `.grad`; returns the loss values.
+    public func chunkedTrainingStep(_ images: Tensor, classes: Tensor, labels: [Int32], size: Int, classChunk: Int)
+        -> (segmentation: Float, textToPixel: Float, total: Float) {
+        precondition(isTraining, "chunkedTrainingStep needs training mode")
+        let blocks = configuration.guidanceBlocks
+        let (dense, taps) = clip.denseImageFeatures(images, taps: Set(blocks))
+        let (b, tokens) = (dense.shape[0], dense.shape[1])
+        let grid = Int(Double(tokens - 1).squareRoot())
+        func map(_ x: Tensor) -> Tensor { x.narrowed(1, start: 1, length: grid * grid).transposed(1, 2).reshaped([b, x.shape[2], grid, grid]) }
+        let image = map(dense)
+        let guidance = [upsample1(map(taps[blocks[0]]!)), upsample2(map(taps[blocks[1]]!))]
+        let text = p2tformer(image: image, text: classes)
+        decoder.setPooling(configuration.decoder.pooling)
+        let aggregated = decoder.aggregate(image: image, text: text, decoderGuidance: guidance)
+        precondition(aggregated.kept == nil, "chunked training supports vocabularies up to the padding length")
+        let t = aggregated.cost.shape[2]
+        // The per-class part runs on detached copies; their gradients are carried upstream below.
+        let cost = aggregated.cost.detached(), local = aggregated.local.detached()
+        let guides = aggregated.guides.map { $0.detached() }
+        for leaf in [cost, local] + guides { leaf.requiresGrad = true }
+        var segmentation: Float = 0, total: Float = 0
+        var start = 0
+        while start < t {
+            let count = min(classChunk, t - start)
+            let share = Float(count) / Float(t)  // each chunk's mean covers count of the t classes
+            let decoded = decoder.decodeClasses(cost: cost.narrowed(2, start: start, length: count),
+                                                local: local.narrowed(2, start: start, length: count), guides: guides)
+            let chunkSegmentation = SegmentationLosses.segmentation(decoded.logits, labels: labels, firstClass: start, height: size, width: size) * share
+            var chunkTotal = chunkSegmentation
+            for (head, weight) in zip(decoded.auxiliary, configuration.auxiliaryWeights.dropFirst()) {
+                chunkTotal = chunkTotal + SegmentationLosses.segmentation(head, labels: labels, firstClass: start, height: size, width: size) * (weight * share)
+            }
+            segmentation += chunkSegmentation.item
+            total += chunkTotal.item
+            chunkTotal.backward()
+            start += count
+        }
+        // Everything upstream of the per-class decoder: the T2P and first rejection-head losses, plus
+        // the gradients the chunks left on the detached tensors (Σ x ⊙ ∂L/∂x has the same gradient).
+        let t2p = SegmentationLosses.textToPixel(projector(image: image, text: text), labels: labels, height: size, width: size)
+        var upstream = t2p * configuration.t2pWeight
+        if let first = aggregated.auxiliary.first {
+            upstream = upstream + SegmentationLosses.segmentation(first, labels: labels, height: size, width: size) * configuration.auxiliaryWeights[0]
+        }
+        let carriedTotal = upstream.item
+        for (original, leaf) in zip([aggregated.cost, aggregated.local] + aggregated.guides, [cost, local] + guides) {
+            if let gradient = leaf.grad { upstream = upstream + (original * gradient).sum() }
+        }
+        upstream.backward()
+        return (segmentation, t2p.item, total + carriedTotal)
+    }
+
     /// Training losses (spec §4) of a training-mode `output` for `labels` [B·S·S] (class ids, 255
     /// ignored) of the S×S input images.
     public func losses(_ output: Output, labels: [Int32], size: Int) -> Losses {

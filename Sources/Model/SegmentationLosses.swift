@@ -3,14 +3,15 @@ import Tensor
 /// FGAseg's training losses (spec §4, the code's variant): per-class binary cross-entropy against
 /// one-hot targets in which ignored pixels are all-negative.
 public enum SegmentationLosses {
-    /// One-hot targets [B, T, H, W] from class ids [B·H·W] (values ≥ T, e.g. 255, give all zeros).
-    public static func oneHot(_ labels: [Int32], batch: Int, classes: Int, height: Int, width: Int) -> Tensor {
+    /// One-hot targets [B, T, H, W] for the classes `firstClass ..< firstClass + T` from class ids
+    /// [B·H·W] (other ids, e.g. 255, give all zeros).
+    public static func oneHot(_ labels: [Int32], batch: Int, classes: Int, firstClass: Int = 0, height: Int, width: Int) -> Tensor {
         precondition(labels.count == batch * height * width, "one-hot: \(labels.count) labels for [\(batch), \(height), \(width)]")
         let out = Tensor(repeating: 0, shape: [batch, classes, height, width])
         let plane = height * width
-        for (index, label) in labels.enumerated() where label >= 0 && Int(label) < classes {
+        for (index, label) in labels.enumerated() where Int(label) >= firstClass && Int(label) < firstClass + classes {
             let (b, position) = (index / plane, index % plane)
-            out.pointer[(b * classes + Int(label)) * plane + position] = 1
+            out.pointer[(b * classes + Int(label) - firstClass) * plane + position] = 1
         }
         return out
     }
@@ -25,12 +26,13 @@ public enum SegmentationLosses {
         return out
     }
 
-    /// Main loss: BCE-with-logits of `logits` [B, T, h, w] bilinearly up-sampled to the label
-    /// size, against one-hot `labels` [B·H·W], averaged over B·T·H·W.
-    public static func segmentation(_ logits: Tensor, labels: [Int32], height: Int, width: Int) -> Tensor {
+    /// Main loss: BCE-with-logits of `logits` [B, T, h, w] (classes `firstClass ..< firstClass + T`)
+    /// bilinearly up-sampled to the label size, against one-hot `labels` [B·H·W], averaged over B·T·H·W.
+    public static func segmentation(_ logits: Tensor, labels: [Int32], firstClass: Int = 0, height: Int, width: Int) -> Tensor {
         let (b, t) = (logits.shape[0], logits.shape[1])
         let upsampled = logits.bilinearResized(to: (height, width), alignCorners: false)
-        return Tensor.binaryCrossEntropyWithLogits(upsampled, targets: oneHot(labels, batch: b, classes: t, height: height, width: width))
+        let targets = oneHot(labels, batch: b, classes: t, firstClass: firstClass, height: height, width: width)
+        return Tensor.binaryCrossEntropyWithLogits(upsampled, targets: targets)
     }
 
     /// T2P loss: BCE-with-logits of `logits` [B, T, h, w] against the labels down-sampled

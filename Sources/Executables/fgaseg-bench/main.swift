@@ -23,6 +23,9 @@ struct Bench: ParsableCommand {
     @Option(help: "clip, step: a Hugging Face CLIP folder (config.json, model.safetensors, vocab.json, merges.txt).")
     var model: String?
 
+    @Option(help: "step: classes per chunk of the per-class decoder (0: all at once).")
+    var classChunk = 16
+
     @Option(help: "allreduce: gradient sizes in millions of floats.")
     var millions: [Int] = [34, 86]
 
@@ -52,7 +55,7 @@ struct Bench: ParsableCommand {
             rows = try CLIPBenchmark.run(folder: model)
         case "step":
             guard let model else { throw ValidationError("the step suite needs --model DIR (ci/bench/make_random_clip.py writes one)") }
-            rows = try StepBenchmark.run(folder: model)
+            rows = try StepBenchmark.run(folder: model, classChunk: classChunk)
         default: throw ValidationError("unknown suite '\(suite)'; available: ops, allreduce, clip, step")
         }
         if world.isMain {
