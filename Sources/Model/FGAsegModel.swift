@@ -70,23 +70,28 @@ public final class FGAsegModel: Module {
         clip.encodeText(prompts).l2Normalized(dim: -1)
     }
 
+    /// The CLIP image path and the P2Tformer: dense features x [B, D, g, g], the up-sampled block
+    /// taps [B, 256, 2g, 2g] and [B, 128, 4g, 4g], and the image-conditioned class embeddings [B, T, D].
+    private func imagePath(_ images: Tensor, classes: Tensor) -> (image: Tensor, guidance: [Tensor], text: Tensor) {
+        let blocks = configuration.guidanceBlocks
+        let (dense, taps) = clip.denseImageFeatures(images, taps: Set(blocks))
+        let (b, tokens) = (dense.shape[0], dense.shape[1])
+        let grid = Int(Double(tokens - 1).squareRoot())
+        func map(_ x: Tensor) -> Tensor {
+            x.narrowed(1, start: 1, length: grid * grid).transposed(1, 2).reshaped([b, x.shape[2], grid, grid])
+        }
+        let image = map(dense)
+        let guidance = [upsample1(map(taps[blocks[0]]!)), upsample2(map(taps[blocks[1]]!))]
+        return (image, guidance, p2tformer(image: image, text: classes))
+    }
+
     /// - Parameters:
     ///   - images: CLIP-normalised images [B, 3, S, S].
     ///   - classes: normalised class embeddings [T, D] (``classEmbeddings(_:)``).
     /// - Returns: segmentation logits [B, T, 4g, 4g] (g = S / patch) and, in training, the T2P
     ///   logits and the fast decoder's auxiliary logits.
     public func callAsFunction(_ images: Tensor, classes: Tensor) -> Output {
-        let blocks = configuration.guidanceBlocks
-        let (dense, taps) = clip.denseImageFeatures(images, taps: Set(blocks))
-        let (b, tokens, c) = (dense.shape[0], dense.shape[1], dense.shape[2])
-        let grid = Int(Double(tokens - 1).squareRoot())
-        func map(_ x: Tensor) -> Tensor {
-            x.narrowed(1, start: 1, length: grid * grid).transposed(1, 2).reshaped([b, x.shape[2], grid, grid])
-        }
-        let image = map(dense)
-        precondition(image.shape[1] == c)
-        let guidance = [upsample1(map(taps[blocks[0]]!)), upsample2(map(taps[blocks[1]]!))]
-        let text = p2tformer(image: image, text: classes)
+        let (image, guidance, text) = imagePath(images, classes: classes)
         decoder.setPooling(isTraining ? configuration.decoder.pooling : 1)
         let decoded = decoder(image: image, text: text, decoderGuidance: guidance)
         return Output(logits: decoded.logits, textToPixel: isTraining ? projector(image: image, text: text) : nil,
@@ -101,14 +106,7 @@ public final class FGAsegModel: Module {
     public func chunkedTrainingStep(_ images: Tensor, classes: Tensor, labels: [Int32], size: Int, classChunk: Int)
         -> (segmentation: Float, textToPixel: Float, total: Float) {
         precondition(isTraining, "chunkedTrainingStep needs training mode")
-        let blocks = configuration.guidanceBlocks
-        let (dense, taps) = clip.denseImageFeatures(images, taps: Set(blocks))
-        let (b, tokens) = (dense.shape[0], dense.shape[1])
-        let grid = Int(Double(tokens - 1).squareRoot())
-        func map(_ x: Tensor) -> Tensor { x.narrowed(1, start: 1, length: grid * grid).transposed(1, 2).reshaped([b, x.shape[2], grid, grid]) }
-        let image = map(dense)
-        let guidance = [upsample1(map(taps[blocks[0]]!)), upsample2(map(taps[blocks[1]]!))]
-        let text = p2tformer(image: image, text: classes)
+        let (image, guidance, text) = imagePath(images, classes: classes)
         decoder.setPooling(configuration.decoder.pooling)
         let aggregated = decoder.aggregate(image: image, text: text, decoderGuidance: guidance)
         precondition(aggregated.kept == nil, "chunked training supports vocabularies up to the padding length")
