@@ -21,6 +21,14 @@ public final class CLIPEncoderLayer: Module {
         child("layer_norm2", layerNorm2)
     }
 
+    /// `count` blocks of the same size, named "0", "1", … (the `encoder.layers` of both towers).
+    static func stack(_ count: Int, width: Int, intermediate: Int, heads: Int, eps: Float, activation: String,
+                      generator: inout RandomGenerator) -> ModuleList<CLIPEncoderLayer> {
+        ModuleList((0..<count).map { _ in
+            CLIPEncoderLayer(width: width, intermediate: intermediate, heads: heads, eps: eps, activation: activation, generator: &generator)
+        })
+    }
+
     /// `x` [B, L, W] → [B, L, W]; `mask` [L, L] additive (causal for text).
     public func callAsFunction(_ x: Tensor, mask: Tensor? = nil) -> Tensor {
         let normalized = layerNorm1(x)

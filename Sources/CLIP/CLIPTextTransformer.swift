@@ -14,10 +14,8 @@ public final class CLIPTextTransformer: Module {
         let c = configuration
         tokenEmbedding = Embedding(c.vocabSize, c.hiddenSize, generator: &generator)
         positionEmbedding = Embedding(c.maxPositionEmbeddings, c.hiddenSize, generator: &generator)
-        layers = ModuleList((0..<c.numHiddenLayers).map { _ in
-            CLIPEncoderLayer(width: c.hiddenSize, intermediate: c.intermediateSize, heads: c.numAttentionHeads,
-                             eps: c.layerNormEps, activation: c.hiddenAct, generator: &generator)
-        })
+        layers = CLIPEncoderLayer.stack(c.numHiddenLayers, width: c.hiddenSize, intermediate: c.intermediateSize,
+                                        heads: c.numAttentionHeads, eps: c.layerNormEps, activation: c.hiddenAct, generator: &generator)
         finalLayerNorm = LayerNorm(c.hiddenSize, eps: c.layerNormEps)
         super.init()
         let embeddings = Module()

@@ -29,10 +29,8 @@ public final class CLIPVisionTransformer: Module {
         patchEmbedding = Conv2d(3, c.hiddenSize, kernel: c.patchSize, stride: c.patchSize, bias: false, generator: &generator)
         positionEmbedding = Embedding(c.grid * c.grid + 1, c.hiddenSize, generator: &generator)
         preLayerNorm = LayerNorm(c.hiddenSize, eps: c.layerNormEps)
-        layers = ModuleList((0..<c.numHiddenLayers).map { _ in
-            CLIPEncoderLayer(width: c.hiddenSize, intermediate: c.intermediateSize, heads: c.numAttentionHeads,
-                             eps: c.layerNormEps, activation: c.hiddenAct, generator: &generator)
-        })
+        layers = CLIPEncoderLayer.stack(c.numHiddenLayers, width: c.hiddenSize, intermediate: c.intermediateSize,
+                                        heads: c.numAttentionHeads, eps: c.layerNormEps, activation: c.hiddenAct, generator: &generator)
         postLayerNorm = LayerNorm(c.hiddenSize, eps: c.layerNormEps)
         super.init()
         let embeddings = Module()
