@@ -39,20 +39,26 @@ let package = Package(
         .systemLibrary(name: "CZLib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
+        .target(name: "CTIFF", linkerSettings: [.linkedLibrary("tiff")]),
 
         // MARK: Swift layers
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "NN", dependencies: ["Tensor"]),
-        .target(name: "IO", dependencies: ["Tensor", "CHDF5", "CJPEG", "CPNG", "CZLib"]),
+        .target(name: "IO", dependencies: ["Tensor", "CHDF5", "CJPEG", "CPNG", "CTIFF", "CZLib"]),
         .target(name: "CLIP", dependencies: ["Tensor", "NN", "IO"]),
         .target(name: "Data", dependencies: ["Tensor", "IO"], resources: [.copy("Resources/classnames")]),
         .target(name: "Model", dependencies: ["Tensor", "NN", "CLIP"]),
         .target(name: "Distributed", dependencies: ["CMPIShim", "Tensor", "NN"]),
 
         // MARK: executables
+        .target(name: "CLISupport"),
+        .executableTarget(
+            name: "fgaseg-prepare",
+            dependencies: ["Data", "IO", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Executables/fgaseg-prepare"),
         .executableTarget(
             name: "fgaseg-bench",
-            dependencies: ["Tensor", "NN", "CLIP", "Data", "Model", "Distributed", "CBLAS",
+            dependencies: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "Distributed", "CBLAS",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-bench"),
 
@@ -63,7 +69,7 @@ let package = Package(
         .testTarget(name: "IOTests", dependencies: ["IO", "Tensor"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "NN", "Tensor", "IO", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
-        .testTarget(name: "DataTests", dependencies: ["Data"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "IO", "Tensor"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Tensor", "IO", "TestSupport"], resources: [.copy("Fixtures")]),
         // Multi-rank tests: a release-built executable that ci/mpi-tests runs under mpirun.
         .executableTarget(name: "fgaseg-mpi-selftest", dependencies: ["Distributed", "NN", "Tensor"],

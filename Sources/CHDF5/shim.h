@@ -18,6 +18,13 @@ static inline unsigned chdf5_acc_excl(void) { return H5F_ACC_EXCL; }
 static inline unsigned chdf5_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned chdf5_acc_rdwr(void) { return H5F_ACC_RDWR; }
 static inline hid_t chdf5_link_create_class(void) { return H5P_LINK_CREATE; }
+static inline hid_t chdf5_dataset_create_class(void) { return H5P_DATASET_CREATE; }
+static inline hsize_t chdf5_unlimited(void) { return H5S_UNLIMITED; }
+
+/// Selects elements [start, start + count) of the 1-D dataspace `space`.
+static inline herr_t chdf5_select_range(hid_t space, hsize_t start, hsize_t count) {
+    return H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &count, NULL);
+}
 
 static inline hid_t chdf5_native_float(void) { return H5T_NATIVE_FLOAT; }
 static inline hid_t chdf5_native_double(void) { return H5T_NATIVE_DOUBLE; }

@@ -115,6 +115,73 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
+    /// Creates an empty 1-D dataset of `Element` that ``append(_:_:)`` grows (chunked storage,
+    /// `chunk` elements per chunk), so a writer never holds the whole dataset in memory.
+    public func createAppendable<Element: HDF5Scalar>(_ name: String, of type: Element.Type, chunk: Int = 1 << 20) throws {
+        let context = "\(path):\(name)"
+        try hdf5Lock.withLock {
+            var dims: [hsize_t] = [0], maxDims = [chdf5_unlimited()], chunkDims = [hsize_t(max(1, chunk))]
+            let space = try check(context, "create dataspace") { H5Screate_simple(1, &dims, &maxDims) }
+            defer { H5Sclose(space) }
+            let properties = try check(context, "create property list") { H5Pcreate(chdf5_dataset_create_class()) }
+            defer { H5Pclose(properties) }
+            _ = try check(context, "set chunk") { H5Pset_chunk(properties, 1, &chunkDims) }
+            let links = try linkCreationList(context)
+            defer { H5Pclose(links) }
+            let dataset = try check(context, "create dataset") {
+                H5Dcreate2(try openFile(), name, Element.hdf5Type, space, links, properties, chdf5_default())
+            }
+            H5Dclose(dataset)
+        }
+    }
+
+    /// Appends `values` to the 1-D dataset `name` made by ``createAppendable(_:of:chunk:)``.
+    public func append<Element: HDF5Scalar>(_ name: String, _ values: UnsafeBufferPointer<Element>) throws {
+        let context = "\(path):\(name)"
+        guard !values.isEmpty else { return }
+        try hdf5Lock.withLock {
+            let dataset = try openDataset(name, context)
+            defer { H5Dclose(dataset) }
+            let old = try datasetShape(dataset, context)
+            guard old.count == 1 else { throw IOError(context, "append needs a 1-D dataset, found shape \(old)") }
+            var newSize = [hsize_t(old[0] + values.count)]
+            _ = try check(context, "extend") { H5Dset_extent(dataset, &newSize) }
+            let fileSpace = try check(context, "get dataspace") { H5Dget_space(dataset) }
+            defer { H5Sclose(fileSpace) }
+            _ = try check(context, "select") { chdf5_select_range(fileSpace, hsize_t(old[0]), hsize_t(values.count)) }
+            var count = [hsize_t(values.count)]
+            let memorySpace = try check(context, "create dataspace") { H5Screate_simple(1, &count, nil) }
+            defer { H5Sclose(memorySpace) }
+            _ = try check(context, "write") {
+                H5Dwrite(dataset, Element.hdf5Type, memorySpace, fileSpace, chdf5_default(), values.baseAddress)
+            }
+        }
+    }
+
+    /// Reads elements `range` of the 1-D dataset `name` into `destination` (`range.count` elements).
+    public func read<Element: HDF5Scalar>(_ name: String, range: Range<Int>, into destination: UnsafeMutableBufferPointer<Element>) throws {
+        let context = "\(path):\(name)"
+        guard destination.count >= range.count else { throw IOError(context, "destination holds \(destination.count) < \(range.count) elements") }
+        guard !range.isEmpty else { return }
+        try hdf5Lock.withLock {
+            let dataset = try openDataset(name, context)
+            defer { H5Dclose(dataset) }
+            let shape = try datasetShape(dataset, context)
+            guard shape.count == 1, range.lowerBound >= 0, range.upperBound <= shape[0] else {
+                throw IOError(context, "cannot read elements \(range) of a dataset of shape \(shape)")
+            }
+            let fileSpace = try check(context, "get dataspace") { H5Dget_space(dataset) }
+            defer { H5Sclose(fileSpace) }
+            _ = try check(context, "select") { chdf5_select_range(fileSpace, hsize_t(range.lowerBound), hsize_t(range.count)) }
+            var count = [hsize_t(range.count)]
+            let memorySpace = try check(context, "create dataspace") { H5Screate_simple(1, &count, nil) }
+            defer { H5Sclose(memorySpace) }
+            _ = try check(context, "read") {
+                H5Dread(dataset, Element.hdf5Type, memorySpace, fileSpace, chdf5_default(), destination.baseAddress)
+            }
+        }
+    }
+
     /// True when a dataset or group `name` exists.
     public func contains(_ name: String) -> Bool {
         hdf5Lock.withLock { id >= 0 && linkExists(id, name) }

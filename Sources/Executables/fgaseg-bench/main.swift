@@ -13,11 +13,13 @@ struct Bench: ParsableCommand {
             Suites: ops (tensor kernels vs cblas_sgemm and memcpy); allreduce (run under mpirun: the \
             bucketed gradient all-reduce vs one MPI_Allreduce, and overlap with a simulated backward); \
             clip (--model DIR: a Hugging Face CLIP folder; compare with ci/bench/clip_torch.py); \
-            step (--model DIR: one full FGAseg training step at 384 px with the 171 COCO-Stuff classes). \
+            step (--model DIR: one full FGAseg training step at 384 px with the 171 COCO-Stuff classes); \
+            loader (decode + augmentation throughput of the training loader vs JPEG decoding alone, and its \
+            share of a training step of --step-seconds). \
             Build with `swift build -c release`.
             """)
 
-    @Argument(help: "The suite to run: ops, allreduce, clip or step.")
+    @Argument(help: "The suite to run: ops, allreduce, clip, step or loader.")
     var suite: String
 
     @Option(help: "clip, step: a Hugging Face CLIP folder (config.json, model.safetensors, vocab.json, merges.txt).")
@@ -31,6 +33,9 @@ struct Bench: ParsableCommand {
 
     @Option(help: "allreduce: bucket size in MB.")
     var bucketMegabytes = 25
+
+    @Option(help: "loader: the training-step time to compare with (seconds; `fgaseg-bench step` measures it).")
+    var stepSeconds = 52.0
 
     @Flag(help: "Print one JSON object per measurement.")
     var json = false
@@ -56,7 +61,8 @@ struct Bench: ParsableCommand {
         case "step":
             guard let model else { throw ValidationError("the step suite needs --model DIR (ci/bench/make_random_clip.py writes one)") }
             rows = try StepBenchmark.run(folder: model, classChunk: classChunk)
-        default: throw ValidationError("unknown suite '\(suite)'; available: ops, allreduce, clip, step")
+        case "loader": rows = try LoaderBenchmark.run(stepSeconds: stepSeconds)
+        default: throw ValidationError("unknown suite '\(suite)'; available: ops, allreduce, clip, step, loader")
         }
         if world.isMain {
             if !json {

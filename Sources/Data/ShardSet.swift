@@ -1,0 +1,134 @@
+import Foundation
+import IO
+
+/// A set of HDF5 shards read as one ``SampleSource`` (samples in shard order), or a subset of
+/// them. Only the index is held in memory; each sample is read with two range reads.
+public final class ShardSet: SampleSource, @unchecked Sendable {
+    struct Shard {
+        let file: HDF5File
+        let imageOffsets: [Int64]
+        let labelOffsets: [Int64]
+        let heights: [Int32], widths: [Int32]
+        let names: [String]
+        let imageChecksums: [Int64], labelChecksums: [Int64]
+        let labelBits: Int
+        var count: Int { names.count }
+    }
+
+    public let paths: [String]
+    public let classNames: [String]
+    private let shards: [Shard]
+    /// (shard, index in shard) of every sample.
+    private let locations: [(shard: Int, index: Int)]
+
+    /// Opens the shards at `paths` (all must have the same class list). A missing, empty,
+    /// truncated or inconsistent shard is an error naming it.
+    public init(paths: [String]) throws {
+        guard !paths.isEmpty else { throw IOError("shard set", "no shard files given") }
+        self.paths = paths
+        var shards = [Shard](), classNames: [String]? = nil
+        for path in paths {
+            let (shard, names) = try Self.open(path)
+            if let classNames, classNames != names {
+                throw IOError(path, "its class list (\(names.count) classes) differs from the first shard's (\(classNames.count))")
+            }
+            classNames = names
+            shards.append(shard)
+        }
+        self.shards = shards
+        self.classNames = classNames!
+        locations = shards.enumerated().flatMap { s, shard in (0..<shard.count).map { (s, $0) } }
+    }
+
+    /// The shard files of a prepared folder (`shard-*-of-*.h5`, sorted).
+    public static func paths(in folder: String) throws -> [String] {
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
+            throw IOError(folder, "the shard folder does not exist or cannot be read")
+        }
+        let shards = files.filter { $0.hasPrefix("shard-") && $0.hasSuffix(".h5") }.sorted()
+        guard !shards.isEmpty else { throw IOError(folder, "no shard-*.h5 files") }
+        return shards.map { (folder as NSString).appendingPathComponent($0) }
+    }
+
+    public var count: Int { locations.count }
+
+    public func location(of index: Int) -> String {
+        let (s, i) = locations[index]
+        return "\(paths[s]) (sample \(i))"
+    }
+
+    public func sample(at index: Int) throws -> SegmentationSample {
+        let (s, i) = locations[index]
+        let shard = shards[s]
+        let context = location(of: index)
+        let imageRange = Int(shard.imageOffsets[i])..<Int(shard.imageOffsets[i + 1])
+        var bytes = [UInt8](repeating: 0, count: imageRange.count)
+        try bytes.withUnsafeMutableBufferPointer { try shard.file.read("images", range: imageRange, into: $0) }
+        let (h, w) = (Int(shard.heights[i]), Int(shard.widths[i]))
+        let labelRange = Int(shard.labelOffsets[i])..<Int(shard.labelOffsets[i + 1])
+        var labels = Raster<UInt16>(width: w, height: h, channels: 1)
+        if shard.labelBits == 8 {
+            var stored = [UInt8](repeating: 0, count: labelRange.count)
+            try stored.withUnsafeMutableBufferPointer { try shard.file.read("labels", range: labelRange, into: $0) }
+            for k in stored.indices { labels.samples[k] = stored[k] == 255 ? ignoreLabel : UInt16(stored[k]) }
+        } else {
+            try labels.samples.withUnsafeMutableBufferPointer { try shard.file.read("labels", range: labelRange, into: $0) }
+        }
+        try SegmentationSample.checkRange(labels, classCount: classNames.count, context: context)
+        return SegmentationSample(name: shard.names[i], imageBytes: bytes, labels: labels)
+    }
+
+    /// Re-reads every sample and compares its image and label bytes with the CRC-32 recorded
+    /// at packing time; returns one message per damaged sample (empty when the set is intact).
+    public func verify(progress: (Int) -> Void = { _ in }) -> [String] {
+        var problems = [String]()
+        for index in 0..<count {
+            let (s, i) = locations[index]
+            let shard = shards[s]
+            do {
+                let sample = try sample(at: index)
+                let imageCRC = sample.imageBytes.withUnsafeBytes { crc32($0) }
+                let labelCRC: UInt32 = shard.labelBits == 8
+                    ? sample.labels.samples.map { $0 == ignoreLabel ? UInt8(255) : UInt8($0) }.withUnsafeBytes { crc32($0) }
+                    : sample.labels.samples.withUnsafeBytes { crc32($0) }
+                if Int64(imageCRC) != shard.imageChecksums[i] { problems.append("\(location(of: index)) \(sample.name): image bytes do not match their CRC-32") }
+                if Int64(labelCRC) != shard.labelChecksums[i] { problems.append("\(location(of: index)) \(sample.name): label bytes do not match their CRC-32") }
+            } catch {
+                problems.append("\(error)")
+            }
+            progress(index + 1)
+        }
+        return problems
+    }
+
+    private static func open(_ path: String) throws -> (Shard, [String]) {
+        guard FileManager.default.fileExists(atPath: path) else { throw IOError(path, "the shard file does not exist") }
+        let file: HDF5File
+        do { file = try HDF5File(path: path, mode: .read) } catch {
+            throw IOError(path, "not a readable HDF5 shard (empty or truncated?): \(error)")
+        }
+        guard try file.attribute("format") == ShardFormat.version else {
+            throw IOError(path, "not an \(ShardFormat.version) shard (attribute `format` is \(String(describing: try file.attribute("format"))))")
+        }
+        let classNames = (try file.attribute("class_names") ?? "").split(separator: "\n").map(String.init)
+        let labelBits = Int(try file.attribute("label_bits") ?? "") ?? 0
+        guard labelBits == 8 || labelBits == 16 else { throw IOError(path, "attribute label_bits must be 8 or 16") }
+        let imageOffsets = try file.read("image_offsets", as: Int64.self).values
+        let heights = try file.read("heights", as: Int32.self).values, widths = try file.read("widths", as: Int32.self).values
+        let names = try file.readByteArrays("names").map { String(decoding: $0, as: UTF8.self) }
+        let imageChecksums = try file.read("image_crc32", as: Int64.self).values
+        let labelChecksums = try file.read("label_crc32", as: Int64.self).values
+        let n = names.count
+        guard imageOffsets.count == n + 1, heights.count == n, widths.count == n, imageChecksums.count == n, labelChecksums.count == n else {
+            throw IOError(path, "inconsistent index: \(n) names, \(imageOffsets.count) image offsets, \(heights.count) heights")
+        }
+        var labelOffsets: [Int64] = [0]
+        for k in 0..<n { labelOffsets.append(labelOffsets[k] + Int64(heights[k]) * Int64(widths[k])) }
+        let imageBytes = try file.shape(of: "images"), labelCount = try file.shape(of: "labels")
+        guard imageBytes == [Int(imageOffsets[n])], labelCount == [Int(labelOffsets[n])] else {
+            throw IOError(path, "truncated shard: the index needs \(imageOffsets[n]) image bytes and \(labelOffsets[n]) label values, the datasets hold \(imageBytes) and \(labelCount)")
+        }
+        return (Shard(file: file, imageOffsets: imageOffsets, labelOffsets: labelOffsets, heights: heights, widths: widths,
+                      names: names, imageChecksums: imageChecksums, labelChecksums: labelChecksums, labelBits: labelBits), classNames)
+    }
+}
