@@ -28,6 +28,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // MARK: native libraries
@@ -49,6 +50,8 @@ let package = Package(
         .target(name: "Data", dependencies: ["Tensor", "IO"], resources: [.copy("Resources/classnames")]),
         .target(name: "Model", dependencies: ["Tensor", "NN", "CLIP"]),
         .target(name: "Distributed", dependencies: ["CMPIShim", "Tensor", "NN"]),
+        .target(name: "Training", dependencies: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "Distributed",
+                                                 .product(name: "Yams", package: "Yams")]),
 
         // MARK: executables
         .target(name: "CLISupport"),
@@ -56,6 +59,15 @@ let package = Package(
             name: "fgaseg-prepare",
             dependencies: ["Data", "IO", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-prepare"),
+        .executableTarget(
+            name: "fgaseg-train",
+            dependencies: ["Training", "Distributed", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Executables/fgaseg-train"),
+        .executableTarget(
+            name: "fgaseg-eval",
+            dependencies: ["Training", "Distributed", "Data", "IO", "Model", "Tensor", "CLISupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Executables/fgaseg-eval"),
         .executableTarget(
             name: "fgaseg-bench",
             dependencies: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "Distributed", "CBLAS",
@@ -71,6 +83,7 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "IO", "Tensor"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Tensor", "IO", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "IO", "Data"]),
         // Multi-rank tests: a release-built executable that ci/mpi-tests runs under mpirun.
         .executableTarget(name: "fgaseg-mpi-selftest", dependencies: ["Distributed", "NN", "Tensor"],
                           path: "Tests/MPISelfTest"),

@@ -44,6 +44,9 @@ public final class FGAsegModel: Module {
     public let p2tformer: P2Tformer
     public let decoder: CostAggregationDecoder
     public let projector: TextToPixelProjector
+    /// Class-aggregation pooling in evaluation mode: 1 for the evaluation protocol (spec §8), the
+    /// training value (2) for the quick validation during training (spec §7).
+    public var inferencePooling = 1
 
     public init(clip: CLIPModel, configuration: Configuration, seed: UInt64 = 0) {
         self.clip = clip
@@ -92,7 +95,7 @@ public final class FGAsegModel: Module {
     ///   logits and the fast decoder's auxiliary logits.
     public func callAsFunction(_ images: Tensor, classes: Tensor) -> Output {
         let (image, guidance, text) = imagePath(images, classes: classes)
-        decoder.setPooling(isTraining ? configuration.decoder.pooling : 1)
+        decoder.setPooling(isTraining ? configuration.decoder.pooling : inferencePooling)
         let decoded = decoder(image: image, text: text, decoderGuidance: guidance)
         return Output(logits: decoded.logits, textToPixel: isTraining ? projector(image: image, text: text) : nil,
                       auxiliary: isTraining ? decoded.auxiliary : [])

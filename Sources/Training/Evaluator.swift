@@ -1,0 +1,42 @@
+import Data
+import Distributed
+import Foundation
+import IO
+import Model
+import Tensor
+
+/// Distributed evaluation (spec §8): rank r of W predicts images r, r + W, …; the confusion
+/// matrices are summed with an integer all-reduce, so the result equals a single-process run.
+public enum Evaluator {
+    /// Evaluates `model` (switched to evaluation mode for the call) on the first `count` samples
+    /// of `source` with class embeddings `classes` [T, D]. `progress(done)` reports this rank's
+    /// images.
+    public static func evaluate(model: FGAsegModel, classes: Tensor, source: SampleSource, count: Int, inputSize: Int,
+                                slidingWindow: Bool, world: any Communicator,
+                                progress: (Int, Int) -> Void = { _, _ in }) throws -> ConfusionMatrix {
+        let wasTraining = model.isTraining
+        model.eval()
+        defer { model.train(wasTraining) }
+        let predictor = SegmentationPredictor(model: model, inputSize: inputSize)
+        var matrix = ConfusionMatrix(classCount: classes.shape[0])
+        let mine = Array(stride(from: world.rank, to: count, by: world.size))
+        let loaded = Prefetcher<DecodedSample>(count: mine.count, workers: 1, depth: 2) { try source.decodedSample(at: mine[$0]) }
+        var done = 0
+        while let sample = try loaded.next() {
+            let predicted = predictor.labels(sample.image, classes: classes, slidingWindow: slidingWindow)
+            matrix.add(predicted: predicted, labels: sample.labels.samples.map { Int32($0) })
+            done += 1
+            progress(done, mine.count)
+        }
+        try matrix.counts.withUnsafeMutableBufferPointer { try world.allReduce($0, .sum) }
+        return matrix
+    }
+
+    /// The JSON record of an evaluation (`eval/<iter>.json`).
+    public static func record(_ metrics: SegmentationMetrics, classNames: [String], iteration: Int, dataset: String, images: Int) -> [String: Any] {
+        var perClass = [String: Any]()
+        for (name, iou) in zip(classNames, metrics.perClassIoU) { perClass[name] = iou.map { $0 as Any } ?? NSNull() }
+        return ["iteration": iteration, "dataset": dataset, "images": images, "mIoU": metrics.mIoU, "fwIoU": metrics.fwIoU,
+                "mACC": metrics.mACC, "pACC": metrics.pACC, "per_class_IoU": perClass]
+    }
+}

@@ -1,0 +1,27 @@
+import Foundation
+import IO
+
+/// Appends one JSON object per line to `metrics.jsonl` (rank 0), flushed after every record.
+public final class MetricsLog {
+    private let handle: FileHandle
+    public let path: String
+
+    public init(path: String) throws {
+        self.path = path
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw IOError(path, "cannot create the metrics log") }
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw IOError(path, "cannot open the metrics log") }
+        handle.seekToEndOfFile()
+        self.handle = handle
+    }
+
+    deinit { try? handle.close() }
+
+    /// Writes `record` (keys sorted) as one line.
+    public func write(_ record: [String: Any]) throws {
+        var data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
+        data.append(0x0A)
+        handle.write(data)
+    }
+}

@@ -1,0 +1,71 @@
+import Data
+import Foundation
+import IO
+import Model
+import Tensor
+
+/// Inference on whole images of any size (spec §8), shared by evaluation and `fgaseg-segment`:
+/// the quick path (image resized to the model's input size S) or the sliding-window protocol
+/// (image resized to ⌊S·5/3⌉², S² tiles at stride ⌊S·(1 − 0.333)⌋ plus the whole image at S²,
+/// sigmoid probabilities averaged over tile overlaps, then averaged with the global view).
+public struct SegmentationPredictor {
+    public let model: FGAsegModel
+    /// The model's input size S (the training crop size).
+    public let inputSize: Int
+
+    public init(model: FGAsegModel, inputSize: Int) {
+        self.model = model
+        self.inputSize = inputSize
+    }
+
+    /// Class probabilities [1, T, H, W] at the image's own size for `classes` [T, D]
+    /// (``FGAsegModel/classEmbeddings(_:)``). The model must be in evaluation mode.
+    public func probabilities(_ image: Raster<UInt8>, classes: Tensor, slidingWindow: Bool) -> Tensor {
+        noGrad {
+            let pixels = Self.normalized(image)
+            let size = (image.height, image.width)
+            guard slidingWindow else {
+                let input = pixels.bilinearResized(to: (inputSize, inputSize), alignCorners: false)
+                return model(input, classes: classes).logits.bilinearResized(to: size, alignCorners: false).sigmoid()
+            }
+            let s = inputSize, big = Int((Double(s) * 5 / 3).rounded()), stride = Int(Double(s) * (1 - 0.333))
+            let resized = pixels.bilinearResized(to: (big, big), alignCorners: false)
+            var offsets = Array(Swift.stride(from: 0, to: big - s, by: stride))
+            if offsets.last != big - s { offsets.append(big - s) }
+            var tiles = [Tensor](), origins = [(Int, Int)]()
+            for y in offsets { for x in offsets {
+                tiles.append(resized.narrowed(2, start: y, length: s).narrowed(3, start: x, length: s))
+                origins.append((y, x))
+            } }
+            tiles.append(pixels.bilinearResized(to: (s, s), alignCorners: false))
+            let batch = Tensor.concat(tiles, along: 0)
+            let probabilities = model(batch, classes: classes).logits.bilinearResized(to: (s, s), alignCorners: false).sigmoid()
+            let t = probabilities.shape[1]
+            let sum = Tensor(repeating: 0, shape: [1, t, big, big]), overlap = [Float](repeating: 0, count: big * big)
+            var counts = overlap
+            for (k, (y0, x0)) in origins.enumerated() {
+                let tile = probabilities.pointer + k * t * s * s
+                for c in 0..<t { for y in 0..<s {
+                    let row = sum.pointer + (c * big + y0 + y) * big + x0, source = tile + (c * s + y) * s
+                    for x in 0..<s { row[x] += source[x] }
+                } }
+                for y in 0..<s { for x in 0..<s { counts[(y0 + y) * big + x0 + x] += 1 } }
+            }
+            for c in 0..<t { for p in 0..<(big * big) { sum.pointer[c * big * big + p] /= counts[p] } }
+            let global = probabilities.narrowed(0, start: origins.count, length: 1).bilinearResized(to: (big, big), alignCorners: false)
+            return ((sum + global) * 0.5).bilinearResized(to: size, alignCorners: false)
+        }
+    }
+
+    /// The class id of every pixel [H·W] (argmax over classes).
+    public func labels(_ image: Raster<UInt8>, classes: Tensor, slidingWindow: Bool) -> [Int32] {
+        probabilities(image, classes: classes, slidingWindow: slidingWindow).argmax(axis: 1)
+    }
+
+    /// An 8-bit RGB image as CLIP-normalised pixels [1, 3, H, W].
+    public static func normalized(_ image: Raster<UInt8>) -> Tensor {
+        let pixels = Tensor(repeating: 0, shape: [1, 3, image.height, image.width])
+        CLIPNormalization.write(image, to: pixels.pointer)
+        return pixels
+    }
+}

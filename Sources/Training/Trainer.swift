@@ -1,0 +1,254 @@
+import CLIP
+import Data
+import Distributed
+import Foundation
+import IO
+import Model
+import NN
+import Tensor
+
+/// The training loop of DESIGN.md §6 on every rank: fetch → forward → losses → backward (bucketed
+/// all-reduce) → average → clip → AdamW → schedule, with periodic logging (rank 0), evaluation,
+/// checkpoints, replica checks, non-finite-loss handling and pre-emption.
+public final class Trainer {
+    public let configuration: TrainingConfiguration
+    public let world: any Communicator
+    public let model: FGAsegModel
+    public let tokenizer: CLIPTokenizer
+    public let flat: FlatParameters
+    public let optimizer: AdamW
+    public let schedule: LearningRateSchedule
+    /// Micro-batches per iteration (gradient accumulation).
+    public let accumulateSteps: Int
+    public let stopRequest: StopRequest
+    /// Iterations completed.
+    public private(set) var iteration = 0
+    public private(set) var skippedSteps = 0
+    private let log: (String) -> Void
+
+    /// Builds the model and optimiser; with `resume`, restores the newest checkpoint of the output
+    /// folder (if any) or the checkpoint at `resumeFrom`.
+    public init(configuration: TrainingConfiguration, world: any Communicator, resume: Bool, resumeFrom: String? = nil,
+                stopRequest: StopRequest = StopRequest(), log: @escaping (String) -> Void = { print($0) }) throws {
+        self.configuration = configuration
+        self.world = world
+        self.stopRequest = stopRequest
+        self.log = log
+        let solver = configuration.solver
+        let perIteration = world.size * solver.imsPerRank
+        guard solver.imsPerBatch % perIteration == 0 else {
+            throw IOError("config", "solver.ims_per_batch \(solver.imsPerBatch) is not a multiple of world size \(world.size) × solver.ims_per_rank \(solver.imsPerRank)")
+        }
+        accumulateSteps = solver.imsPerBatch / perIteration
+        (model, tokenizer) = try ModelBuilder.model(configuration)
+        flat = FlatParameters(model)
+        let norms = Self.normalizationParameterNames(model)
+        optimizer = AdamW(flat, beta1: Float(solver.betas.first ?? 0.9), beta2: Float(solver.betas.last ?? 0.999), eps: Float(solver.eps)) { name in
+            AdamW.Group(learningRateScale: name.hasPrefix("clip.") ? Float(solver.clipLrMultiplier) : 1,
+                        weightDecay: Float(norms.contains(name) ? solver.weightDecayNorm : solver.weightDecay))
+        }
+        schedule = try Self.schedule(solver)
+        let checkpoint = resumeFrom ?? (resume ? Checkpoint.latest(in: configuration.outputDir) : nil)
+        if let checkpoint {
+            let state = try Checkpoint.restore(model, optimizer: optimizer, from: checkpoint)
+            (iteration, skippedSteps) = (state.iteration, state.skippedSteps)
+            if world.isMain { log("resumed from \(checkpoint) at iteration \(iteration)") }
+        }
+        try Replicas.broadcastFromRoot(model, communicator: world)
+        try Replicas.verify(model, communicator: world, step: iteration)
+    }
+
+    /// The learning-rate schedule of the solver section.
+    public static func schedule(_ solver: TrainingConfiguration.SolverSection) throws -> LearningRateSchedule {
+        let shape: LearningRateSchedule.Shape
+        switch solver.lrScheduler {
+        case "cosine": shape = .cosine
+        case "poly": shape = .poly(power: solver.polyPower)
+        case "constant": shape = .constant
+        default: throw IOError("config", "solver.lr_scheduler '\(solver.lrScheduler)' is not cosine, poly or constant")
+        }
+        return LearningRateSchedule(base: solver.baseLr, maxIterations: solver.maxIter, shape: shape,
+                                    warmupIterations: solver.warmupIters, warmupFactor: solver.warmupFactor)
+    }
+
+    /// The learning rate of every optimiser group at `iteration`: (parameter name, rate).
+    public func learningRates(at iteration: Int) -> [(name: String, rate: Double)] {
+        let base = schedule.learningRate(at: iteration)
+        return zip(flat.entries, optimizer.segments).map { ($0.name, base * Double($1.group.learningRateScale)) }
+    }
+
+    /// Dotted names of the parameters of normalisation layers (weight decay `weight_decay_norm`).
+    static func normalizationParameterNames(_ module: Module, prefix: String = "") -> Set<String> {
+        var names = Set<String>()
+        if module is LayerNorm || module is GroupNorm || module is BatchNorm2d {
+            for (name, _) in module.ownParameters { names.insert(prefix + name) }
+        }
+        for (name, child) in module.children { names.formUnion(normalizationParameterNames(child, prefix: prefix + name + ".")) }
+        return names
+    }
+
+    /// Runs from the current iteration to `solver.max_iter` (or until a stop request). Returns
+    /// the final metrics of the last evaluation, if any.
+    @discardableResult
+    public func run() throws -> SegmentationMetrics? {
+        let c = configuration
+        let output = c.outputDir
+        if world.isMain {
+            try FileManager.default.createDirectory(atPath: output + "/eval", withIntermediateDirectories: true)
+            try AtomicFile.write(Array(try ConfigurationLoader.yaml(c).utf8), to: output + "/config.yaml")
+        }
+        let trainSource = try DataSources.open(c.data.train, demoSplit: .train, seed: UInt64(c.seed))
+        let trainCount = DataSources.usedCount(trainSource, c.data.train)
+        let batches = try TrainingBatches(
+            source: trainSource, indices: TrainingBatches.shard(count: trainCount, rank: world.rank, worldSize: world.size),
+            batchSize: c.solver.imsPerRank,
+            augmentation: TrainingAugmentation(shortEdge: c.data.shortEdge, maxSize: c.data.maxSize, cropSize: c.data.cropSize,
+                                               colorJitter: c.data.colorJitter ? ColorJitter() : nil, flip: c.data.flip),
+            seed: UInt64(c.seed), rank: world.rank, skipBadSamples: c.data.skipBadSamples)
+        let loader = TrainingLoader(batches, start: iteration * accumulateSteps, workers: c.data.workers, prefetch: c.data.prefetch)
+        guard let overlap = GradientReducer.OverlapPolicy(rawValue: c.distributed.overlap) else {
+            throw IOError("config", "distributed.overlap '\(c.distributed.overlap)' is not auto, on or off")
+        }
+        let reducer = try GradientReducer(parameters: flat, communicator: world, bucketBytes: c.distributed.bucketMb * 1_000_000, overlap: overlap)
+        let watchdog = CollectiveWatchdog(communicator: world, timeout: c.distributed.watchdogSeconds)
+        let prompts = ModelBuilder.prompts(trainSource.classNames, tokenizer: tokenizer, template: c.model.promptTemplate) { [world, log] in
+            if world.isMain { log("warning: \($0)") }
+        }
+        let metricsLog = world.isMain ? try MetricsLog(path: output + "/metrics.jsonl") : nil
+        let events = world.isMain ? try TensorBoardWriter(folder: output) : nil
+        if world.isMain {
+            log("training \(trainCount) images on \(world.size) rank(s): global batch \(c.solver.imsPerBatch) = \(world.size) × \(c.solver.imsPerRank) × \(accumulateSteps) accumulation, \(flat.count) trainable parameters, iterations \(iteration)..<\(c.solver.maxIter)")
+        }
+        model.train()
+        var lastMetrics: SegmentationMetrics?
+        var windowStart = Date(), windowWait = loader.waitSeconds, windowIterations = 0
+        var sums = [Double](repeating: 0, count: 5)
+        while iteration < c.solver.maxIter {
+            let it = iteration
+            flat.zeroGradients()
+            var local = [Double](repeating: 0, count: 5)  // segmentation, t2p, total, non-finite, stop
+            for micro in 0..<accumulateSteps {
+                let batch = try loader.next()
+                reducer.isSynchronizing = micro == accumulateSteps - 1
+                reducer.prepareForBackward()
+                let losses = step(batch, prompts: prompts, reducer: reducer)
+                local[0] += Double(losses.segmentation) / Double(accumulateSteps)
+                local[1] += Double(losses.textToPixel) / Double(accumulateSteps)
+                local[2] += Double(losses.total) / Double(accumulateSteps)
+                if !losses.total.isFinite { local[3] = 1 }
+            }
+            try watchdog.guarding("gradient all-reduce", step: it) { try reducer.finish() }
+            flat.gradientScale /= Float(accumulateSteps)
+            local[4] = stopRequest.reason == nil ? 0 : 1
+            var agreed = local
+            try watchdog.guarding("loss all-reduce", step: it) { try agreed.withUnsafeMutableBufferPointer { try world.allReduce($0, .sum) } }
+            let learningRate = schedule.learningRate(at: it)
+            if agreed[3] > 0 {
+                skippedSteps += 1
+                if world.isMain { log("iteration \(it): non-finite loss on \(Int(agreed[3])) rank(s); step skipped (\(skippedSteps) so far)") }
+                guard skippedSteps <= c.solver.maxNonfiniteSteps else {
+                    throw IOError("training", "\(skippedSteps) steps with a non-finite loss (solver.max_nonfinite_steps = \(c.solver.maxNonfiniteSteps))")
+                }
+            } else {
+                if c.solver.clipGradNorm > 0 { flat.clipGradientNorm(Float(c.solver.clipGradNorm)) }
+                optimizer.update(learningRate: Float(learningRate))
+            }
+            iteration = it + 1
+            windowIterations += 1
+            for k in 0..<3 { sums[k] += agreed[k] / Double(world.size) }
+            if c.distributed.verifyEvery > 0 && iteration % c.distributed.verifyEvery == 0 {
+                try watchdog.guarding("replica check", step: iteration) { try Replicas.verify(model, communicator: world, step: iteration) }
+            }
+            let stopping = agreed[4] > 0
+            if iteration % c.logPeriod == 0 || iteration == c.solver.maxIter || stopping {
+                let seconds = Date().timeIntervalSince(windowStart) / Double(windowIterations)
+                let wait = (loader.waitSeconds - windowWait) / max(Date().timeIntervalSince(windowStart), 1e-9)
+                let mean = sums.map { $0 / Double(windowIterations) }
+                if world.isMain {
+                    let eta = formatETA(seconds * Double(c.solver.maxIter - iteration))
+                    log(String(format: "iter %d/%d  loss %.4f (seg %.4f  t2p %.4f)  lr %.3e  %.3f s/it  data %.1f%%  ETA %@",
+                               iteration, c.solver.maxIter, mean[2], mean[0], mean[1], learningRate, seconds, 100 * wait, eta))
+                    try metricsLog?.write(["iteration": iteration, "loss": mean[2], "loss_seg": mean[0], "loss_t2p": mean[1],
+                                           "lr": learningRate, "seconds_per_iteration": seconds, "data_wait": wait,
+                                           "skipped_steps": skippedSteps])
+                    events?.add(scalars: [("loss/total", mean[2]), ("loss/segmentation", mean[0]), ("loss/t2p", mean[1]),
+                                          ("lr", learningRate), ("time/seconds_per_iteration", seconds)], step: iteration)
+                }
+                (windowStart, windowWait, windowIterations) = (Date(), loader.waitSeconds, 0)
+                sums = [Double](repeating: 0, count: 5)
+            }
+            if c.test.evalPeriod > 0 && (iteration % c.test.evalPeriod == 0 || iteration == c.solver.maxIter) && !stopping {
+                lastMetrics = try evaluate(events: events)
+            }
+            if stopping || iteration % c.checkpoint.period == 0 || iteration == c.solver.maxIter {
+                try saveCheckpoint(watchdog: watchdog)
+            }
+            if stopping {
+                if world.isMain { log("stop requested (\(stopRequest.reason ?? "another rank")): checkpoint written at iteration \(iteration); exiting") }
+                break
+            }
+        }
+        let skipped = batches.skippedSamples
+        if !skipped.isEmpty { log("rank \(world.rank) skipped \(skipped.count) bad sample(s): \(skipped.joined(separator: "; "))") }
+        return lastMetrics
+    }
+
+    /// One micro-batch forward and backward; returns the loss values.
+    private func step(_ batch: TrainingBatch, prompts: [[Int32]], reducer: GradientReducer)
+        -> (segmentation: Float, textToPixel: Float, total: Float) {
+        let classes = model.classEmbeddings(prompts)
+        let size = configuration.data.cropSize
+        if configuration.model.classChunk > 0 {
+            return model.chunkedTrainingStep(batch.images, classes: classes, labels: batch.labels, size: size,
+                                             classChunk: configuration.model.classChunk)
+        }
+        let losses = model.losses(model(batch.images, classes: classes), labels: batch.labels, size: size)
+        let values = (losses.segmentation.item, losses.textToPixel.item, losses.total.item)
+        losses.total.backward(leafGradientReady: reducer.gradientReady)
+        return values
+    }
+
+    /// Evaluates on the test source (quick path, training pooling) and writes `eval/<iter>.json`.
+    public func evaluate(events: TensorBoardWriter? = nil) throws -> SegmentationMetrics {
+        let c = configuration
+        let source = try DataSources.open(c.data.test, demoSplit: .validation, seed: UInt64(c.seed))
+        var count = DataSources.usedCount(source, c.data.test)
+        if c.test.maxImages > 0 { count = min(count, c.test.maxImages) }
+        let prompts = ModelBuilder.prompts(source.classNames, tokenizer: tokenizer, template: c.model.promptTemplate)
+        model.inferencePooling = c.test.slidingWindow ? 1 : c.model.architecture.decoder.pooling
+        defer { model.inferencePooling = 1 }
+        let classes = noGrad { model.classEmbeddings(prompts) }
+        let start = Date()
+        let matrix = try Evaluator.evaluate(model: model, classes: classes, source: source, count: count, inputSize: c.data.cropSize,
+                                            slidingWindow: c.test.slidingWindow, world: world)
+        let metrics = matrix.metrics
+        if world.isMain {
+            let record = Evaluator.record(metrics, classNames: source.classNames, iteration: iteration, dataset: c.data.test.kind == "folder" ? c.data.test.dataset : c.data.test.kind, images: count)
+            let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .prettyPrinted])
+            try AtomicFile.write(Array(data), to: c.outputDir + "/eval/\(iteration).json")
+            log(String(format: "eval @ %d: mIoU %.2f  fwIoU %.2f  mACC %.2f  pACC %.2f  (%d images, %.1f s)",
+                       iteration, metrics.mIoU, metrics.fwIoU, metrics.mACC, metrics.pACC, count, Date().timeIntervalSince(start)))
+            events?.add(scalars: [("eval/mIoU", metrics.mIoU), ("eval/fwIoU", metrics.fwIoU), ("eval/mACC", metrics.mACC),
+                                  ("eval/pACC", metrics.pACC)], step: iteration)
+        }
+        return metrics
+    }
+
+    /// Rank 0 writes the checkpoint; the others wait for it (so none can run ahead and be killed
+    /// while the file is incomplete).
+    private func saveCheckpoint(watchdog: CollectiveWatchdog) throws {
+        if world.isMain {
+            let state = CheckpointState(iteration: iteration, optimizerStep: optimizer.step, skippedSteps: skippedSteps,
+                                        worldSize: world.size, configuration: try ConfigurationLoader.yaml(configuration))
+            let path = try Checkpoint.save(model: model, optimizer: optimizer, state: state, folder: configuration.outputDir, keep: configuration.checkpoint.keep)
+            log("checkpoint: \(path)")
+        }
+        try watchdog.guarding("checkpoint barrier", step: iteration) { try world.barrier() }
+    }
+}
+
+/// `h:mm:ss`.
+func formatETA(_ seconds: Double) -> NSString {
+    let s = max(0, Int(seconds.rounded()))
+    return String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) as NSString
+}

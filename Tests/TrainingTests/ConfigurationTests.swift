@@ -1,0 +1,72 @@
+import Distributed
+import Foundation
+import IO
+import Testing
+@testable import Training
+
+@Suite struct ConfigurationTests {
+    /// Every key of the paper config is honoured: the resolved schedule, periods and the learning
+    /// rate of each parameter group at several iterations (the tiny model stands in for CLIP,
+    /// which CI does not have; the solver is the paper's).
+    @Test func paperRecipeIsHonoured() throws {
+        let paper = try ConfigurationLoader.load(path: configsFolder + "/fgaseg_vitb16_coco-stuff.yaml")
+        #expect(paper.solver.imsPerBatch == 8 && paper.solver.imsPerRank == 1 && paper.solver.maxIter == 80_000)
+        #expect(paper.solver.baseLr == 2e-4 && paper.solver.clipLrMultiplier == 0.01 && paper.solver.weightDecay == 1e-4)
+        #expect(paper.solver.clipGradNorm == 0.01 && paper.solver.lrScheduler == "cosine" && paper.solver.betas == [0.9, 0.999])
+        #expect(paper.test.evalPeriod == 5000 && paper.checkpoint.period == 5000 && paper.data.cropSize == 384)
+        #expect(paper.model.architecture.guidanceBlocks == [3, 7] && paper.model.architecture.decoder.resolution == 24)
+        let large = try ConfigurationLoader.load(path: configsFolder + "/fgaseg_vitl14_coco-stuff.yaml")
+        #expect(large.model.architecture.guidanceBlocks == [7, 15] && large.model.architecture.decoder.textWidth == 768 && large.data.cropSize == 336)
+
+        let demo = try ConfigurationLoader.load(path: configsFolder + "/demo.yaml")
+        var recipe = paper
+        (recipe.model, recipe.data.cropSize, recipe.data.shortEdge) = (demo.model, demo.data.cropSize, demo.data.shortEdge)
+        recipe.outputDir = temporaryFolder("paper")
+        let trainer = try Trainer(configuration: recipe, world: SingleProcessCommunicator(), resume: false)
+        #expect(trainer.accumulateSteps == 8)  // one rank accumulates the 8-image global batch
+        for (iteration, factor) in [(0, 1.0), (20_000, 0.5 * (1 + cos(Double.pi / 4))), (40_000, 0.5), (79_999, 0.5 * (1 + cos(Double.pi * 79_999 / 80_000)))] {
+            let rates = Dictionary(uniqueKeysWithValues: trainer.learningRates(at: iteration).map { ($0.name, $0.rate) })
+            let clip = rates["clip.vision_model.encoder.layers.0.self_attn.q_proj.weight"]!
+            let decoder = rates.first { !$0.key.hasPrefix("clip.") }!.value
+            #expect(abs(decoder / (2e-4 * factor) - 1) < 1e-6 && abs(clip / (2e-6 * factor) - 1) < 1e-6, "iteration \(iteration): \(decoder), \(clip)")
+        }
+        // Only q/v projection weights of CLIP train; norms have no weight decay, the rest 1e-4.
+        let names = trainer.flat.entries.map(\.name)
+        #expect(names.filter { $0.hasPrefix("clip.") }.allSatisfy { $0.hasSuffix("q_proj.weight") || $0.hasSuffix("v_proj.weight") })
+        let noDecay = Set(zip(trainer.flat.entries, trainer.optimizer.segments).filter { $1.group.weightDecay == 0 }.map(\.0.name))
+        let decayed = zip(trainer.flat.entries, trainer.optimizer.segments).filter { $1.group.weightDecay != 0 }
+        #expect(decayed.allSatisfy { $1.group.weightDecay == Float(1e-4) })
+        // The normalisation layers: GroupNorms of every DoubleConv (`double_conv.1/.4`) and of the
+        // T2P projector (`vis.1.1`, `vis.3.1`), LayerNorms of P2Tformer and both aggregation blocks.
+        let norm = /(norm[12]?|guidance_norm|double_conv\.[14]|vis\.[13]\.1)\.(weight|bias)$/
+        #expect(noDecay.count == 46 && noDecay.allSatisfy { $0.contains(norm) }, "\(noDecay.sorted())")
+        #expect(decayed.allSatisfy { !$0.0.name.contains(norm) })
+    }
+
+    @Test func unknownKeysAndWrongTypesNameTheKeyAndFile() throws {
+        let folder = temporaryFolder("config")
+        let path = folder + "/bad.yaml"
+        for (text, fragment) in [("solver:\n  base_lrr: 0.1\n", "unknown key solver.base_lrr"),
+                                 ("solver:\n  max_iter: many\n", "key solver.max_iter has the wrong type: expected an integer"),
+                                 ("data:\n  train:\n    kind: [1, 2]\n", "key data.train.kind has the wrong type"),
+                                 ("test: 3\n", "key test is a section")] {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            do {
+                _ = try ConfigurationLoader.load(path: path)
+                Issue.record("\(text) should be rejected")
+            } catch {
+                #expect("\(error)".contains(fragment) && "\(error)".contains(path), "\(fragment) ⟵ \(error)")
+            }
+        }
+        #expect(throws: IOError.self) { try ConfigurationLoader.load(path: nil, overrides: ["solver.nope=1"]) }
+    }
+
+    @Test func overridesApplyAndTheResolvedConfigRoundTrips() throws {
+        let configuration = try ConfigurationLoader.load(path: configsFolder + "/demo.yaml",
+                                                         overrides: ["solver.max_iter=17", "model.architecture.decoder.fast=true", "data.train.count=12"])
+        #expect(configuration.solver.maxIter == 17 && configuration.model.architecture.decoder.fast && configuration.data.train.count == 12)
+        #expect(configuration.solver.baseLr == 0.004)  // from the file
+        let yaml = try ConfigurationLoader.yaml(configuration)
+        #expect(try ConfigurationLoader.decode(yaml: yaml, source: "saved") == configuration)
+    }
+}
