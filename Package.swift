@@ -69,6 +69,14 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-eval"),
         .executableTarget(
+            name: "fgaseg-segment",
+            dependencies: ["Training", "Data", "IO", "Tensor", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Executables/fgaseg-segment"),
+        .executableTarget(
+            name: "fgaseg-export",
+            dependencies: ["Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Executables/fgaseg-export"),
+        .executableTarget(
             name: "fgaseg-bench",
             dependencies: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "Distributed", "CBLAS",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],

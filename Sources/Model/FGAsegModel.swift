@@ -101,6 +101,15 @@ public final class FGAsegModel: Module {
                       auxiliary: isTraining ? decoded.auxiliary : [])
     }
 
+    /// Fast inference (spec §3.12): class probabilities [B, T, 4g, 4g], 0 for the classes the
+    /// rejection heads drop (fewer than `topK` best at every pixel). Needs `decoder.fast`; call
+    /// under `noGrad` in evaluation mode.
+    public func fastProbabilities(_ images: Tensor, classes: Tensor, topK: Int) -> Tensor {
+        let (image, guidance, text) = imagePath(images, classes: classes)
+        decoder.setPooling(inferencePooling)
+        return decoder.fastProbabilities(image: image, text: text, decoderGuidance: guidance, topK: topK)
+    }
+
     /// One training forward and backward with the per-class up-sampling decoder and its losses run
     /// `classChunk` classes at a time (spec §4 losses; the same gradients as ``losses(_:labels:size:)``
     /// followed by `backward()`, up to summation order). Only one chunk's decoder activations are

@@ -15,8 +15,10 @@ public enum ModelBuilder {
             projectionDim: 16)
     }
 
-    /// The CLIP model (HF weights, or the random tiny one) and its tokenizer.
-    public static func clip(_ configuration: TrainingConfiguration) throws -> (CLIPModel, CLIPTokenizer) {
+    /// The CLIP model (HF weights, or the random tiny one) and its tokenizer. With
+    /// `loadWeights` false, a HF folder needs only `config.json` and the tokenizer files (the
+    /// weights then come from a checkpoint or an export).
+    public static func clip(_ configuration: TrainingConfiguration, loadWeights: Bool = true) throws -> (CLIPModel, CLIPTokenizer) {
         let spec = configuration.model
         if spec.clip == "tiny" {
             let clip = CLIPModel(tinyCLIPConfiguration(imageSize: configuration.data.cropSize), seed: UInt64(spec.initSeed) &+ 1)
@@ -25,7 +27,8 @@ public enum ModelBuilder {
         guard FileManager.default.fileExists(atPath: spec.clip + "/config.json") else {
             throw IOError("model.clip", "\(spec.clip) is neither `tiny` nor a Hugging Face CLIP folder (no config.json)")
         }
-        return (try CLIPModel.load(folder: spec.clip), CLIPTokenizer(vocabulary: try .huggingFace(folder: spec.clip)))
+        let clip = loadWeights ? try CLIPModel.load(folder: spec.clip) : CLIPModel(try CLIPConfiguration.load(folder: spec.clip))
+        return (clip, CLIPTokenizer(vocabulary: try .huggingFace(folder: spec.clip)))
     }
 
     /// Checks that the architecture fits the CLIP model and the crop size; errors name the keys.
@@ -60,8 +63,8 @@ public enum ModelBuilder {
     }
 
     /// The FGAseg model of `configuration`, with its tokenizer.
-    public static func model(_ configuration: TrainingConfiguration) throws -> (FGAsegModel, CLIPTokenizer) {
-        let (clip, tokenizer) = try Self.clip(configuration)
+    public static func model(_ configuration: TrainingConfiguration, loadCLIPWeights: Bool = true) throws -> (FGAsegModel, CLIPTokenizer) {
+        let (clip, tokenizer) = try Self.clip(configuration, loadWeights: loadCLIPWeights)
         try validate(configuration, clip: clip.configuration)
         let model = FGAsegModel(clip: clip, configuration: configuration.model.architecture, seed: UInt64(configuration.model.initSeed))
         return (model, tokenizer)

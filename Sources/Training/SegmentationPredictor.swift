@@ -12,10 +12,20 @@ public struct SegmentationPredictor {
     public let model: FGAsegModel
     /// The model's input size S (the training crop size).
     public let inputSize: Int
+    /// With a value, the fast decoder's top-K class rejection (spec §3.12) instead of the full decoder.
+    public let fastTopK: Int?
 
-    public init(model: FGAsegModel, inputSize: Int) {
+    public init(model: FGAsegModel, inputSize: Int, fastTopK: Int? = nil) {
         self.model = model
         self.inputSize = inputSize
+        self.fastTopK = fastTopK
+    }
+
+    /// Probabilities [B, T, S, S] of a batch of S × S inputs: σ(logits) bilinearly up-sampled
+    /// (spec §8), or the fast path's probabilities up-sampled.
+    func probabilities(batch: Tensor, classes: Tensor, size: (Int, Int)) -> Tensor {
+        if let topK = fastTopK { return model.fastProbabilities(batch, classes: classes, topK: topK).bilinearResized(to: size, alignCorners: false) }
+        return model(batch, classes: classes).logits.bilinearResized(to: size, alignCorners: false).sigmoid()
     }
 
     /// Class probabilities [1, T, H, W] at the image's own size for `classes` [T, D]
@@ -26,7 +36,7 @@ public struct SegmentationPredictor {
             let size = (image.height, image.width)
             guard slidingWindow else {
                 let input = pixels.bilinearResized(to: (inputSize, inputSize), alignCorners: false)
-                return model(input, classes: classes).logits.bilinearResized(to: size, alignCorners: false).sigmoid()
+                return probabilities(batch: input, classes: classes, size: size)
             }
             let s = inputSize, big = Int((Double(s) * 5 / 3).rounded()), stride = Int(Double(s) * (1 - 0.333))
             let resized = pixels.bilinearResized(to: (big, big), alignCorners: false)
@@ -39,7 +49,7 @@ public struct SegmentationPredictor {
             } }
             tiles.append(pixels.bilinearResized(to: (s, s), alignCorners: false))
             let batch = Tensor.concat(tiles, along: 0)
-            let probabilities = model(batch, classes: classes).logits.bilinearResized(to: (s, s), alignCorners: false).sigmoid()
+            let probabilities = probabilities(batch: batch, classes: classes, size: (s, s))
             let t = probabilities.shape[1]
             let sum = Tensor(repeating: 0, shape: [1, t, big, big]), overlap = [Float](repeating: 0, count: big * big)
             var counts = overlap

@@ -1,6 +1,8 @@
 import Distributed
 import Foundation
 import IO
+import Data
+import Tensor
 import Testing
 @testable import Training
 
@@ -90,7 +92,56 @@ import Testing
         #expect(metrics.mIoU >= demoMIoUThreshold, "demo mIoU \(metrics.mIoU)")
         let evaluation = try String(contentsOfFile: folder + "/eval/150.json", encoding: .utf8)
         #expect(evaluation.contains("\"mIoU\""))
-        #expect(Checkpoint.latest(in: folder)?.hasSuffix("model_0000150.h5") == true)
+        let checkpoint = try #require(Checkpoint.latest(in: folder))
+        #expect(checkpoint.hasSuffix("model_0000150.h5"))
+        try segmentsDemoScenes(checkpoint: checkpoint)
+        try exportRoundTripKeepsLogits(checkpoint: checkpoint)
+    }
+
+    /// fgaseg-segment's path on the demo checkpoint: demo validation scenes segmented with the
+    /// demo class names reach the threshold, and the overlay's legend shows the present classes.
+    func segmentsDemoScenes(checkpoint: String) throws {
+        let loaded = try ModelStore.load(checkpoint)
+        let names = DemoScenes.classNames
+        let embeddings = noGrad { loaded.model.classEmbeddings(ModelBuilder.prompts(names, tokenizer: loaded.tokenizer, template: loaded.configuration.model.promptTemplate)) }
+        let predictor = SegmentationPredictor(model: loaded.model, inputSize: loaded.configuration.data.cropSize)
+        let scenes = DemoScenes(split: .validation, count: 12)
+        var matrix = ConfusionMatrix(classCount: names.count)
+        for index in 0..<scenes.count {
+            let scene = scenes.render(index)
+            let labels = predictor.labels(scene.image, classes: embeddings, slidingWindow: index % 2 == 1)
+            matrix.add(predicted: labels, labels: scene.labels.samples.map { Int32($0) })
+            guard index == 0 else { continue }
+            let overlay = try PNG.decode(try PNG.encode(SegmentationRendering.overlay(scene.image, labels: labels, classNames: names)))
+            let present = SegmentationRendering.fractions(labels, classCount: names.count)
+            let layout = SegmentationRendering.legendLayout(imageHeight: scene.image.height)
+            #expect(overlay.width > scene.image.width && overlay.height >= scene.image.height)
+            for (row, entry) in present.enumerated() {
+                let (y, x) = (layout.top + row * layout.rowHeight + 1, scene.image.width + 4 * layout.scale + 1)
+                let expected = SegmentationRendering.color(entry.id)
+                #expect(overlay[y, x, 0] == expected.0 && overlay[y, x, 1] == expected.1 && overlay[y, x, 2] == expected.2, "legend row \(row)")
+            }
+        }
+        #expect(matrix.metrics.mIoU >= demoMIoUThreshold, "segmentation of demo scenes: mIoU \(matrix.metrics.mIoU)")
+    }
+
+    /// Export → import gives a checkpoint with identical logits.
+    func exportRoundTripKeepsLogits(checkpoint: String) throws {
+        let folder = temporaryFolder("export")
+        try ModelStore.export(checkpoint: checkpoint, to: folder + "/model")
+        try ModelStore.importModel(folder: folder + "/model", to: folder + "/imported.h5")
+        let original = try ModelStore.load(checkpoint), exported = try ModelStore.load(folder + "/model"), imported = try ModelStore.load(folder + "/imported.h5")
+        let image = SegmentationPredictor.normalized(DemoScenes(split: .validation, count: 1, size: 64).render(0).image)
+        func logits(_ loaded: ModelStore.Loaded) -> [Float] {
+            noGrad {
+                let classes = loaded.model.classEmbeddings(ModelBuilder.prompts(DemoScenes.classNames, tokenizer: loaded.tokenizer, template: loaded.configuration.model.promptTemplate))
+                let out = loaded.model(image, classes: classes).logits
+                return Array(UnsafeBufferPointer(start: out.pointer, count: out.count))
+            }
+        }
+        let reference = logits(original)
+        #expect(logits(exported) == reference && logits(imported) == reference)
+        #expect(FileManager.default.fileExists(atPath: folder + "/model/model.safetensors"))
     }
 }
 

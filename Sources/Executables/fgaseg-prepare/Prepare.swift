@@ -38,6 +38,9 @@ struct Prepare: ParsableCommand {
     @Option(help: "Output folder for the shards.")
     var out: String?
 
+    @Option(help: "With --demo: write the scenes as PNG images (DIR/images) and label maps (DIR/labels) instead of shards.")
+    var writeImages: String?
+
     @Option(help: "Re-check an existing shard folder against the CRC-32 of every sample.")
     var verify: String?
 
@@ -49,6 +52,7 @@ struct Prepare: ParsableCommand {
 
     mutating func run() throws {
         if let verify { return try verifyShards(verify) }
+        if let writeImages { return try writeDemoImages(to: writeImages) }
         guard let out else { throw ValidationError("--out is required when packing") }
         guard shards >= 1 else { throw ValidationError("--shards must be ≥ 1") }
         let source: SampleSource
@@ -94,6 +98,20 @@ struct Prepare: ParsableCommand {
             print("left out \(bad.count) bad sample(s):")
             for line in bad { print("  \(line)") }
         }
+    }
+
+    private func writeDemoImages(to folder: String) throws {
+        guard let split = ["train": DemoScenes.Split.train, "val": .validation][demo ?? ""] else { throw ValidationError("--write-images needs --demo train or val") }
+        let scenes = DemoScenes(split: split, count: count, seed: 0)
+        for sub in ["images", "labels"] { try FileManager.default.createDirectory(atPath: folder + "/" + sub, withIntermediateDirectories: true) }
+        for index in 0..<count {
+            let scene = scenes.render(index)
+            let stem = (scene.name as NSString).deletingPathExtension
+            try AtomicFile.write(try PNG.encode(scene.image), to: "\(folder)/images/\(stem).png")
+            let labels = Raster<UInt8>(width: scene.labels.width, height: scene.labels.height, channels: 1, samples: scene.labels.samples.map { UInt8($0) })
+            try AtomicFile.write(try PNG.encode(labels), to: "\(folder)/labels/\(stem).png")
+        }
+        print("wrote \(count) demo scenes to \(folder)/images and their labels to \(folder)/labels (classes: \(DemoScenes.classNames.joined(separator: ", ")))")
     }
 
     private func verifyShards(_ folder: String) throws {
