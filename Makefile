@@ -7,7 +7,7 @@
 SWIFT ?= swift
 RELEASE_BIN = $(shell $(SWIFT) build -c release --show-bin-path)
 
-.PHONY: deps build release test unit-tests mpi-tests warnings demo bench clean
+.PHONY: deps build release test unit-tests mpi-tests train-tests slurm-tests warnings demo bench clean
 
 deps:
 	@Launch/setup
@@ -30,10 +30,25 @@ unit-tests: deps
 mpi-tests: deps
 	@ci/mpi-tests
 
-test: warnings unit-tests mpi-tests
+# fgaseg-train/fgaseg-eval under mpirun: SIGTERM + exact resume, kill -9 safety, distributed eval.
+train-tests: deps
+	@ci/train-tests
 
+# A real single-node Slurm: sbatch, pre-emption (USR1), requeue and resume.
+slurm-tests: deps
+	@ci/slurm-tests
+
+test: warnings unit-tests mpi-tests train-tests slurm-tests
+
+# The demo: 2 ranks train the tiny model on the built-in scenes (loss falls, an evaluation runs,
+# checkpoints are written), then fgaseg-segment segments three new scenes (overlay PNGs).
+DEMO_OUT ?= output/demo
 demo: release
-	Launch/mpirun-local -n 2 "$(RELEASE_BIN)/fgaseg-mpi-selftest" ddp
+	Launch/mpirun-local -n 2 "$(RELEASE_BIN)/fgaseg-train" --config Configs/demo.yaml --output-dir $(DEMO_OUT)
+	"$(RELEASE_BIN)/fgaseg-prepare" --demo val --count 3 --write-images $(DEMO_OUT)/scenes
+	"$(RELEASE_BIN)/fgaseg-segment" $(DEMO_OUT)/scenes/images/*.png --classes "sky, grass, water, sand, brick wall, snow" \
+		--checkpoint $(DEMO_OUT)/model_0000300.h5 --out $(DEMO_OUT)/segmentation
+	@echo "demo done: training log $(DEMO_OUT)/metrics.jsonl, evaluations $(DEMO_OUT)/eval/, overlays $(DEMO_OUT)/segmentation/"
 
 clean:
 	$(SWIFT) package clean

@@ -78,7 +78,7 @@ let package = Package(
             path: "Sources/Executables/fgaseg-export"),
         .executableTarget(
             name: "fgaseg-bench",
-            dependencies: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "Distributed", "CBLAS",
+            dependencies: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "Distributed", "Training", "CBLAS",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-bench"),
 

@@ -15,11 +15,12 @@ struct Bench: ParsableCommand {
             clip (--model DIR: a Hugging Face CLIP folder; compare with ci/bench/clip_torch.py); \
             step (--model DIR: one full FGAseg training step at 384 px with the 171 COCO-Stuff classes); \
             loader (decode + augmentation throughput of the training loader vs JPEG decoding alone, and its \
-            share of a training step of --step-seconds). \
+            share of a training step of --step-seconds); segment (--model DIR: images/s of fgaseg-segment at \
+            384 px with 20 classes, full and fast decoder, vs the CLIP image tower alone). \
             Build with `swift build -c release`.
             """)
 
-    @Argument(help: "The suite to run: ops, allreduce, clip, step or loader.")
+    @Argument(help: "The suite to run: ops, allreduce, clip, step, loader or segment.")
     var suite: String
 
     @Option(help: "clip, step: a Hugging Face CLIP folder (config.json, model.safetensors, vocab.json, merges.txt).")
@@ -62,7 +63,10 @@ struct Bench: ParsableCommand {
             guard let model else { throw ValidationError("the step suite needs --model DIR (ci/bench/make_random_clip.py writes one)") }
             rows = try StepBenchmark.run(folder: model, classChunk: classChunk)
         case "loader": rows = try LoaderBenchmark.run(stepSeconds: stepSeconds)
-        default: throw ValidationError("unknown suite '\(suite)'; available: ops, allreduce, clip, step, loader")
+        case "segment":
+            guard let model else { throw ValidationError("the segment suite needs --model DIR (ci/bench/make_random_clip.py writes one)") }
+            rows = try SegmentBenchmark.run(folder: model, images: 6)
+        default: throw ValidationError("unknown suite '\(suite)'; available: ops, allreduce, clip, step, loader, segment")
         }
         if world.isMain {
             if !json {
