@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "Data", dependencies: ["Tensor", "IO"], resources: [.copy("Resources/classnames")]),
         .target(name: "Model", dependencies: ["Tensor", "NN", "CLIP"]),
         .target(name: "Distributed", dependencies: ["CMPIShim", "Tensor", "NN"]),
-        .target(name: "Training", dependencies: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "Distributed",
+        .target(name: "Training", dependencies: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "Distributed", "CLISupport",
                                                  .product(name: "Yams", package: "Yams")]),
 
         // MARK: executables

@@ -63,19 +63,9 @@ public final class CLIPModel: Module {
     /// Copies `tensors` (Hugging Face names) into the parameters. Missing or unexpected tensors and
     /// shape mismatches are one error that lists every offending name.
     public func loadWeights(_ tensors: [String: Tensor], source: String) throws {
-        var problems: [String] = []
-        let parameters = namedParameters()
-        let known = Set(parameters.map(\.name))
-        for (name, tensor) in parameters {
-            guard let stored = tensors[name] else { problems.append("missing \(name) \(tensor.shape)"); continue }
-            guard stored.shape == tensor.shape || (stored.count == 1 && tensor.count == 1) else {
-                problems.append("\(name): checkpoint shape \(stored.shape), model expects \(tensor.shape)")
-                continue
-            }
-            tensor.pointer.update(from: stored.pointer, count: tensor.count)
-        }
-        for name in tensors.keys.sorted() where !known.contains(name) && !Self.ignoredCheckpointTensors.contains(name) {
-            problems.append("unexpected \(name) \(tensors[name]!.shape)")
+        // A scalar such as logit_scale may be stored with shape [] or [1].
+        let problems = copyNamedTensors(tensors, includeBuffers: false, ignoring: Self.ignoredCheckpointTensors) {
+            $0 == $1 || ($0.reduce(1, *) == 1 && $1.reduce(1, *) == 1)
         }
         if !problems.isEmpty {
             throw IOError(source, "does not fit the CLIP model:\n  " + problems.joined(separator: "\n  "))

@@ -6,7 +6,18 @@ import Tensor
 /// one to three textured shapes (discs, rectangles, triangles) of other classes. Sample `i` of a
 /// split is a pure function of (seed, split, i), so every process generates the same data.
 public struct DemoScenes: SampleSource {
-    public enum Split: UInt64, Sendable { case train = 1, validation = 2 }
+    public enum Split: UInt64, Sendable {
+        case train = 1, validation = 2
+
+        /// `train` or `val`, as the command-line tools name the splits.
+        public init?(commandLineName: String) {
+            switch commandLineName {
+            case "train": self = .train
+            case "val": self = .validation
+            default: return nil
+            }
+        }
+    }
 
     /// The demo's classes, in class-id order.
     public static let classNames = ["sky", "grass", "water", "sand", "brick wall", "snow"]

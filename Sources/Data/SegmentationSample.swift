@@ -25,7 +25,7 @@ public struct SegmentationSample: Sendable, Equatable {
     public func decoded(classCount: Int, context: String) throws -> DecodedSample {
         let image: Raster<UInt8>
         do {
-            image = try imageBytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) ? PNG.decode(imageBytes, mode: .rgb) : JPEG.decode(imageBytes)
+            image = try decodeRGBImage(imageBytes)
         } catch let error as IOError {
             throw IOError(context, "image \(name): \(error.message)")
         }

@@ -60,45 +60,52 @@ public final class ShardSet: SampleSource, @unchecked Sendable {
     public func sample(at index: Int) throws -> SegmentationSample {
         let (s, i) = locations[index]
         let shard = shards[s]
-        let context = location(of: index)
-        let imageRange = Int(shard.imageOffsets[i])..<Int(shard.imageOffsets[i + 1])
-        var bytes = [UInt8](repeating: 0, count: imageRange.count)
-        try bytes.withUnsafeMutableBufferPointer { try shard.file.read("images", range: imageRange, into: $0) }
-        let (h, w) = (Int(shard.heights[i]), Int(shard.widths[i]))
-        let labelRange = Int(shard.labelOffsets[i])..<Int(shard.labelOffsets[i + 1])
-        var labels = Raster<UInt16>(width: w, height: h, channels: 1)
+        let (image, storedLabels) = try storedBytes(shard, i)
+        var labels = Raster<UInt16>(width: Int(shard.widths[i]), height: Int(shard.heights[i]), channels: 1)
         if shard.labelBits == 8 {
-            var stored = [UInt8](repeating: 0, count: labelRange.count)
-            try stored.withUnsafeMutableBufferPointer { try shard.file.read("labels", range: labelRange, into: $0) }
-            for k in stored.indices { labels.samples[k] = stored[k] == 255 ? ignoreLabel : UInt16(stored[k]) }
+            for k in storedLabels.indices { labels.samples[k] = storedLabels[k] == 255 ? ignoreLabel : UInt16(storedLabels[k]) }
         } else {
-            try labels.samples.withUnsafeMutableBufferPointer { try shard.file.read("labels", range: labelRange, into: $0) }
+            labels.samples.withUnsafeMutableBytes { $0.copyBytes(from: storedLabels) }
         }
-        try SegmentationSample.checkRange(labels, classCount: classNames.count, context: context)
-        return SegmentationSample(name: shard.names[i], imageBytes: bytes, labels: labels)
+        try SegmentationSample.checkRange(labels, classCount: classNames.count, context: location(of: index))
+        return SegmentationSample(name: shard.names[i], imageBytes: image, labels: labels)
     }
 
-    /// Re-reads every sample and compares its image and label bytes with the CRC-32 recorded
-    /// at packing time; returns one message per damaged sample (empty when the set is intact).
+    /// Re-reads every sample and compares its image and label bytes, as stored, with the CRC-32
+    /// recorded at packing time; returns one message per damaged sample (empty when the set is intact).
     public func verify(progress: (Int) -> Void = { _ in }) -> [String] {
         var problems = [String]()
         for index in 0..<count {
             let (s, i) = locations[index]
             let shard = shards[s]
             do {
-                let sample = try sample(at: index)
-                let imageCRC = sample.imageBytes.withUnsafeBytes { crc32($0) }
-                let labelCRC: UInt32 = shard.labelBits == 8
-                    ? sample.labels.samples.map { $0 == ignoreLabel ? UInt8(255) : UInt8($0) }.withUnsafeBytes { crc32($0) }
-                    : sample.labels.samples.withUnsafeBytes { crc32($0) }
-                if Int64(imageCRC) != shard.imageChecksums[i] { problems.append("\(location(of: index)) \(sample.name): image bytes do not match their CRC-32") }
-                if Int64(labelCRC) != shard.labelChecksums[i] { problems.append("\(location(of: index)) \(sample.name): label bytes do not match their CRC-32") }
+                let (image, labels) = try storedBytes(shard, i)
+                let place = "\(location(of: index)) \(shard.names[i])"
+                if Int64(image.withUnsafeBytes { crc32($0) }) != shard.imageChecksums[i] { problems.append("\(place): image bytes do not match their CRC-32") }
+                if Int64(labels.withUnsafeBytes { crc32($0) }) != shard.labelChecksums[i] { problems.append("\(place): label bytes do not match their CRC-32") }
             } catch {
                 problems.append("\(error)")
             }
             progress(index + 1)
         }
         return problems
+    }
+
+    /// Sample `i` of `shard` as stored: the encoded image and the label values' bytes (uint8, or
+    /// uint16 in host order).
+    private func storedBytes(_ shard: Shard, _ i: Int) throws -> (image: [UInt8], labels: [UInt8]) {
+        let imageRange = Int(shard.imageOffsets[i])..<Int(shard.imageOffsets[i + 1])
+        var image = [UInt8](repeating: 0, count: imageRange.count)
+        try image.withUnsafeMutableBufferPointer { try shard.file.read("images", range: imageRange, into: $0) }
+        let labelRange = Int(shard.labelOffsets[i])..<Int(shard.labelOffsets[i + 1])
+        if shard.labelBits == 8 {
+            var labels = [UInt8](repeating: 0, count: labelRange.count)
+            try labels.withUnsafeMutableBufferPointer { try shard.file.read("labels", range: labelRange, into: $0) }
+            return (image, labels)
+        }
+        var labels = [UInt16](repeating: 0, count: labelRange.count)
+        try labels.withUnsafeMutableBufferPointer { try shard.file.read("labels", range: labelRange, into: $0) }
+        return (image, labels.withUnsafeBytes { Array($0) })
     }
 
     private static func open(_ path: String) throws -> (Shard, [String]) {

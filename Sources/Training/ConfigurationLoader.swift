@@ -31,9 +31,7 @@ public enum ConfigurationLoader {
 
     /// The configuration as YAML (snake_case keys), as saved into the output folder and checkpoints.
     public static func yaml(_ configuration: TrainingConfiguration) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        return try JSONDecoder().decode(ConfigurationValue.self, from: encoder.encode(configuration)).yaml(indent: 0)
+        try JSONDecoder().decode(ConfigurationValue.self, from: snakeCaseJSON(configuration)).yaml(indent: 0)
     }
 
     /// Decodes a configuration saved by ``yaml(_:)`` (e.g. from a checkpoint).
@@ -46,10 +44,15 @@ public enum ConfigurationLoader {
 
     // MARK: trees
 
-    static func tree(of configuration: TrainingConfiguration) throws -> [String: Any] {
+    /// The configuration as JSON with the YAML files' snake_case keys.
+    static func snakeCaseJSON(_ configuration: TrainingConfiguration) throws -> Data {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        return try JSONSerialization.jsonObject(with: encoder.encode(configuration)) as! [String: Any]
+        return try encoder.encode(configuration)
+    }
+
+    static func tree(of configuration: TrainingConfiguration) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: snakeCaseJSON(configuration)) as! [String: Any]
     }
 
     static func defaultTree() throws -> [String: Any] { try tree(of: TrainingConfiguration()) }

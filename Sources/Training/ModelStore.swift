@@ -2,6 +2,7 @@ import CLIP
 import Foundation
 import IO
 import Model
+import NN
 import Tensor
 
 /// Trained models on disk: training checkpoints (HDF5) and exported models — a folder with
@@ -75,17 +76,8 @@ public enum ModelStore {
         }
         let (model, tokenizer) = try ModelBuilder.model(configuration, loadCLIPWeights: false)
         let path = folder + "/model.safetensors"
-        let tensors = try Safetensors.read(path: path).tensors
-        var problems = [String]()
-        let expected = model.namedParameters() + model.namedBuffers()
-        for (name, tensor) in expected {
-            guard let stored = tensors[name] else { problems.append("missing \(name)"); continue }
-            guard stored.shape == tensor.shape else { problems.append("\(name): shape \(stored.shape) in the file, \(tensor.shape) in the model"); continue }
-            tensor.pointer.update(from: stored.pointer, count: tensor.count)
-        }
-        let unexpected = Set(tensors.keys).subtracting(expected.map(\.name))
-        problems += unexpected.sorted().map { "unexpected \($0)" }
-        guard problems.isEmpty else { throw IOError(path, "does not match config.yaml's model (\(problems.count) problem(s)): \(problems.joined(separator: "; "))") }
+        let problems = model.copyNamedTensors(try Safetensors.read(path: path).tensors, includeBuffers: true)
+        guard problems.isEmpty else { throw IOError(path, "does not match config.yaml's model (\(problems.count) problem(s)):\n  " + problems.joined(separator: "\n  ")) }
         return Loaded(model: model, tokenizer: tokenizer, configuration: configuration)
     }
 }

@@ -1,4 +1,5 @@
 import CLIP
+import CLISupport
 import Data
 import Distributed
 import Foundation
@@ -122,7 +123,7 @@ public final class Trainer {
         model.train()
         var lastMetrics: SegmentationMetrics?
         var windowStart = Date(), windowWait = loader.waitSeconds, windowIterations = 0
-        var sums = [Double](repeating: 0, count: 5)
+        var sums = [Double](repeating: 0, count: 3)  // segmentation, t2p, total over the log window
         while iteration < c.solver.maxIter {
             let it = iteration
             flat.zeroGradients()
@@ -165,7 +166,7 @@ public final class Trainer {
                 let wait = (loader.waitSeconds - windowWait) / max(Date().timeIntervalSince(windowStart), 1e-9)
                 let mean = sums.map { $0 / Double(windowIterations) }
                 if world.isMain {
-                    let eta = formatETA(seconds * Double(c.solver.maxIter - iteration))
+                    let eta = formatDuration(seconds * Double(c.solver.maxIter - iteration)) as NSString
                     log(String(format: "iter %d/%d  loss %.4f (seg %.4f  t2p %.4f)  lr %.3e  %.3f s/it  data %.1f%%  ETA %@",
                                iteration, c.solver.maxIter, mean[2], mean[0], mean[1], learningRate, seconds, 100 * wait, eta))
                     try metricsLog?.write(["iteration": iteration, "loss": mean[2], "loss_seg": mean[0], "loss_t2p": mean[1],
@@ -175,7 +176,7 @@ public final class Trainer {
                                           ("lr", learningRate), ("time/seconds_per_iteration", seconds)], step: iteration)
                 }
                 (windowStart, windowWait, windowIterations) = (Date(), loader.waitSeconds, 0)
-                sums = [Double](repeating: 0, count: 5)
+                sums = [Double](repeating: 0, count: 3)
             }
             if c.test.evalPeriod > 0 && (iteration % c.test.evalPeriod == 0 || iteration == c.solver.maxIter) && !stopping {
                 lastMetrics = try evaluate(events: events)
@@ -245,10 +246,4 @@ public final class Trainer {
         }
         try watchdog.guarding("checkpoint barrier", step: iteration) { try world.barrier() }
     }
-}
-
-/// `h:mm:ss`.
-func formatETA(_ seconds: Double) -> NSString {
-    let s = max(0, Int(seconds.rounded()))
-    return String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) as NSString
 }

@@ -68,7 +68,8 @@ struct Evaluate: ParsableCommand {
             default: throw ValidationError("give exactly one of --dataset, --shards or --demo")
             }
             configuration.data.test = section
-            let (model, tokenizer) = try ModelBuilder.model(configuration)
+            // Every weight, CLIP's included, comes from the checkpoint.
+            let (model, tokenizer) = try ModelBuilder.model(configuration, loadCLIPWeights: false)
             try Checkpoint.restore(model, optimizer: nil, from: checkpoint)
             let source = try DataSources.open(section, demoSplit: .validation, seed: UInt64(configuration.seed))
             var count = DataSources.usedCount(source, section)

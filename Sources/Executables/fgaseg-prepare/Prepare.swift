@@ -63,7 +63,7 @@ struct Prepare: ParsableCommand {
             }
             source = try DirectorySource(root: root, dataset: dataset)
         case (nil, let split?):
-            guard let split = ["train": DemoScenes.Split.train, "val": .validation][split] else { throw ValidationError("--demo takes train or val") }
+            guard let split = DemoScenes.Split(commandLineName: split) else { throw ValidationError("--demo takes train or val") }
             source = DemoScenes(split: split, count: count, seed: 0)
         default:
             throw ValidationError("give exactly one of --dataset, --demo or --verify")
@@ -101,7 +101,7 @@ struct Prepare: ParsableCommand {
     }
 
     private func writeDemoImages(to folder: String) throws {
-        guard let split = ["train": DemoScenes.Split.train, "val": .validation][demo ?? ""] else { throw ValidationError("--write-images needs --demo train or val") }
+        guard let split = DemoScenes.Split(commandLineName: demo ?? "") else { throw ValidationError("--write-images needs --demo train or val") }
         let scenes = DemoScenes(split: split, count: count, seed: 0)
         for sub in ["images", "labels"] { try FileManager.default.createDirectory(atPath: folder + "/" + sub, withIntermediateDirectories: true) }
         for index in 0..<count {

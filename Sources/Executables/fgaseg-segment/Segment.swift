@@ -99,7 +99,7 @@ struct Segment: ParsableCommand {
         let bytes = [UInt8](data)
         var image: Raster<UInt8>
         do {
-            image = try bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) ? PNG.decode(bytes, mode: .rgb) : JPEG.decode(bytes)
+            image = try decodeRGBImage(bytes)
         } catch let error as IOError {
             throw IOError(path, "not a readable JPEG or PNG image: \(error.message)")
         }
