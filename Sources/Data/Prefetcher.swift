@@ -4,6 +4,9 @@ import Foundation
 /// `depth` items ahead of the consumer, and hands them out in order. An item's content must
 /// depend only on its number, so the result is the same whatever the thread timing.
 /// A producer error is delivered (rethrown) when the consumer reaches that item.
+///
+/// The worker threads keep the prefetcher alive until they exit: an endless stream, or a consumer
+/// that stops early, must call ``stop()``.
 public final class Prefetcher<Item>: @unchecked Sendable {
     private let produce: @Sendable (Int) throws -> Item
     private let count: Int?
@@ -29,15 +32,13 @@ public final class Prefetcher<Item>: @unchecked Sendable {
         nextToClaim = start
         nextToTake = start
         for worker in 0..<workers {
-            let thread = Thread { [unowned self] in self.work() }
+            let thread = Thread { self.work() }
             thread.name = "fgaseg-loader-\(worker)"
             thread.stackSize = 8 << 20
             threads.append(thread)
             thread.start()
         }
     }
-
-    deinit { stop() }
 
     /// Stops the workers after their current item.
     public func stop() {

@@ -21,6 +21,7 @@ public enum Evaluator {
         var matrix = ConfusionMatrix(classCount: classes.shape[0])
         let mine = Array(stride(from: world.rank, to: count, by: world.size))
         let loaded = Prefetcher<DecodedSample>(count: mine.count, workers: 1, depth: 2) { try source.decodedSample(at: mine[$0]) }
+        defer { loaded.stop() }
         var done = 0
         while let sample = try loaded.next() {
             let predicted = predictor.labels(sample.image, classes: classes, slidingWindow: slidingWindow)

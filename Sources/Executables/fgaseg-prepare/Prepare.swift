@@ -79,6 +79,7 @@ struct Prepare: ParsableCommand {
                 return sample
             }
         }
+        defer { checked.stop() }
         let progress = ProgressBar(total: source.count, label: "packing")
         var bad = [String](), written = 0
         while let result = try checked.next() {
