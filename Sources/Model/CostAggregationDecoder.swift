@@ -219,6 +219,10 @@ public final class CostAggregationDecoder: Module {
     /// Sets the class-aggregation pooling (2 for training, 1 for evaluation).
     public func setPooling(_ pooling: Int) { classLayers.forEach { $0.pooling = pooling } }
 
+    /// 0 keeps the spatial aggregation's activations for backward; n > 0 recomputes them in
+    /// backward n classes at a time (``SpatialAggregation/recomputeClassChunk``).
+    public func setSpatialRecomputation(classChunk: Int) { spatialLayers.forEach { $0.recomputeClassChunk = classChunk } }
+
     /// Applies a 1-input-channel 7×7 embedding to every class map: [B, T, H, W] → [B, C, T, H, W].
     private func embed(_ cost: Tensor, _ conv: Conv2d) -> Tensor {
         let (b, t, h, w) = (cost.shape[0], cost.shape[1], cost.shape[2], cost.shape[3])
@@ -261,19 +265,21 @@ public final class CostAggregationDecoder: Module {
         let kept = selectClasses(image: image, text: text)
         let classText = kept.map { gather(text, $0) } ?? text
         let t = classText.shape[1]
-        let globalEmbedding = embed(cosineCost(image: image, text: classText), costEmbedding)
-        let localEmbedding = embed(localCost(image: image, text: classText), localCostEmbedding)
-        let appearance = appearanceProjection(image).relu()
-        let textGuidance = textProjection(classText.l2Normalized(dim: -1)).relu()
-        let decoderGuides = zip(decoderGuidanceProjections, decoderGuidance).map { $0($1).relu() }
-        var cost = fused(fuse, globalEmbedding, localEmbedding)
+        let globalEmbedding = Profiler.section("GCS cost + embedding") { embed(cosineCost(image: image, text: classText), costEmbedding) }
+        let localEmbedding = Profiler.section("LCS cost + embedding") { embed(localCost(image: image, text: classText), localCostEmbedding) }
+        let (appearance, textGuidance, decoderGuides) = Profiler.section("guidance projections") {
+            (appearanceProjection(image).relu(), textProjection(classText.l2Normalized(dim: -1)).relu(),
+             zip(decoderGuidanceProjections, decoderGuidance).map { $0($1).relu() })
+        }
+        var cost = Profiler.section("fusion") { fused(fuse, globalEmbedding, localEmbedding) }
         var auxiliary: [Tensor] = []
         if let first = rejectionHeads.first {
             let (c, h, w) = (configuration.hidden, cost.shape[3], cost.shape[4])
             auxiliary.append(first(cost.permuted([0, 2, 1, 3, 4]).reshaped([b * t, c, h, w])).reshaped([b, t, h, w]))
         }
-        for (spatial, classes) in zip(spatialLayers, classLayers) {
-            cost = classes(spatial(cost, guidance: appearance), guidance: textGuidance)
+        for (index, (spatial, classes)) in zip(spatialLayers, classLayers).enumerated() {
+            cost = Profiler.section("spatial aggregation \(index)") { spatial(cost, guidance: appearance) }
+            cost = Profiler.section("class aggregation \(index)") { classes(cost, guidance: textGuidance) }
         }
         return Aggregated(cost: cost, local: localEmbedding, guides: decoderGuides, kept: kept, auxiliary: auxiliary)
     }
@@ -290,14 +296,16 @@ public final class CostAggregationDecoder: Module {
             auxiliary.append(rejectionHeads[index](maps).reshaped([b, t, maps.shape[2], maps.shape[3]]))
         }
         // Up-sampling decoder on B·t maps, with the local cost re-injected at both stages.
-        let local = perClass(localEmbedding)
-        var maps = fused(fuseStage1, perClass(cost), local)
-        reject(1, maps)
-        maps = up1(maps, guidance: guides[0])
-        maps = fused(fuseStage2, maps, localConv(localUp(local)).relu())
-        reject(2, maps)
-        maps = up2(maps, guidance: guides[1])
-        return Output(logits: head(maps).reshaped([b, t, 4 * h, 4 * w]), auxiliary: auxiliary)
+        return Profiler.section("per-class decoder") {
+            let local = perClass(localEmbedding)
+            var maps = fused(fuseStage1, perClass(cost), local)
+            reject(1, maps)
+            maps = Profiler.section("up-1") { up1(maps, guidance: guides[0]) }
+            maps = Profiler.section("local re-injection") { fused(fuseStage2, maps, localConv(localUp(local)).relu()) }
+            reject(2, maps)
+            maps = Profiler.section("up-2") { up2(maps, guidance: guides[1]) }
+            return Output(logits: Profiler.section("head") { head(maps) }.reshaped([b, t, 4 * h, 4 * w]), auxiliary: auxiliary)
+        }
     }
 
     /// Logits of the kept classes [B, kept, H, W] placed among `totalClasses`, the others −100.

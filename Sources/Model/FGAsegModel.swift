@@ -70,22 +70,24 @@ public final class FGAsegModel: Module {
 
     /// Normalised CLIP text embeddings [T, D] of tokenised prompts.
     public func classEmbeddings(_ prompts: [[Int32]]) -> Tensor {
-        clip.encodeText(prompts).l2Normalized(dim: -1)
+        Profiler.section("text tower") { clip.encodeText(prompts).l2Normalized(dim: -1) }
     }
 
     /// The CLIP image path and the P2Tformer: dense features x [B, D, g, g], the up-sampled block
     /// taps [B, 256, 2g, 2g] and [B, 128, 4g, 4g], and the image-conditioned class embeddings [B, T, D].
     private func imagePath(_ images: Tensor, classes: Tensor) -> (image: Tensor, guidance: [Tensor], text: Tensor) {
         let blocks = configuration.guidanceBlocks
-        let (dense, taps) = clip.denseImageFeatures(images, taps: Set(blocks))
+        let (dense, taps) = Profiler.section("image tower") { clip.denseImageFeatures(images, taps: Set(blocks)) }
         let (b, tokens) = (dense.shape[0], dense.shape[1])
         let grid = Int(Double(tokens - 1).squareRoot())
         func map(_ x: Tensor) -> Tensor {
             x.narrowed(1, start: 1, length: grid * grid).transposed(1, 2).reshaped([b, x.shape[2], grid, grid])
         }
         let image = map(dense)
-        let guidance = [upsample1(map(taps[blocks[0]]!)), upsample2(map(taps[blocks[1]]!))]
-        return (image, guidance, p2tformer(image: image, text: classes))
+        let guidance = Profiler.section("guidance up-samplers") {
+            [upsample1(map(taps[blocks[0]]!)), upsample2(map(taps[blocks[1]]!))]
+        }
+        return (image, guidance, Profiler.section("P2Tformer") { p2tformer(image: image, text: classes) })
     }
 
     /// - Parameters:
@@ -97,7 +99,8 @@ public final class FGAsegModel: Module {
         let (image, guidance, text) = imagePath(images, classes: classes)
         decoder.setPooling(isTraining ? configuration.decoder.pooling : inferencePooling)
         let decoded = decoder(image: image, text: text, decoderGuidance: guidance)
-        return Output(logits: decoded.logits, textToPixel: isTraining ? projector(image: image, text: text) : nil,
+        let textToPixel = isTraining ? Profiler.section("T2P branch") { projector(image: image, text: text) } : nil
+        return Output(logits: decoded.logits, textToPixel: textToPixel,
                       auxiliary: isTraining ? decoded.auxiliary : [])
     }
 
@@ -113,13 +116,16 @@ public final class FGAsegModel: Module {
     /// One training forward and backward with the per-class up-sampling decoder and its losses run
     /// `classChunk` classes at a time (spec §4 losses; the same gradients as ``losses(_:labels:size:)``
     /// followed by `backward()`, up to summation order). Only one chunk's decoder activations are
-    /// alive at a time, which bounds the memory of large vocabularies. Gradients accumulate into
+    /// alive at a time, and the spatial aggregation keeps no activations but recomputes them in
+    /// backward chunk by chunk, which bounds the memory of large vocabularies. Gradients accumulate into
     /// the parameters' `.grad`; returns the loss values.
     public func chunkedTrainingStep(_ images: Tensor, classes: Tensor, labels: [Int32], size: Int, classChunk: Int)
         -> (segmentation: Float, textToPixel: Float, total: Float) {
         precondition(isTraining, "chunkedTrainingStep needs training mode")
         let (image, guidance, text) = imagePath(images, classes: classes)
         decoder.setPooling(configuration.decoder.pooling)
+        decoder.setSpatialRecomputation(classChunk: classChunk)
+        defer { decoder.setSpatialRecomputation(classChunk: 0) }
         let aggregated = decoder.aggregate(image: image, text: text, decoderGuidance: guidance)
         precondition(aggregated.kept == nil, "chunked training supports vocabularies up to the padding length")
         let t = aggregated.cost.shape[2]
@@ -134,10 +140,13 @@ public final class FGAsegModel: Module {
             let share = Float(count) / Float(t)  // each chunk's mean covers count of the t classes
             let decoded = decoder.decodeClasses(cost: cost.narrowed(2, start: start, length: count),
                                                 local: local.narrowed(2, start: start, length: count), guides: guides)
-            let chunkSegmentation = SegmentationLosses.segmentation(decoded.logits, labels: labels, firstClass: start, height: size, width: size) * share
-            var chunkTotal = chunkSegmentation
-            for (head, weight) in zip(decoded.auxiliary, configuration.auxiliaryWeights.dropFirst()) {
-                chunkTotal = chunkTotal + SegmentationLosses.segmentation(head, labels: labels, firstClass: start, height: size, width: size) * (weight * share)
+            let (chunkSegmentation, chunkTotal) = Profiler.section("losses") {
+                let segmentation = SegmentationLosses.segmentation(decoded.logits, labels: labels, firstClass: start, height: size, width: size) * share
+                var total = segmentation
+                for (head, weight) in zip(decoded.auxiliary, configuration.auxiliaryWeights.dropFirst()) {
+                    total = total + SegmentationLosses.segmentation(head, labels: labels, firstClass: start, height: size, width: size) * (weight * share)
+                }
+                return (segmentation, total)
             }
             segmentation += chunkSegmentation.item
             total += chunkTotal.item
@@ -146,10 +155,13 @@ public final class FGAsegModel: Module {
         }
         // Everything upstream of the per-class decoder: the T2P and first rejection-head losses, plus
         // the gradients the chunks left on the detached tensors (Σ x ⊙ ∂L/∂x has the same gradient).
-        let t2p = SegmentationLosses.textToPixel(projector(image: image, text: text), labels: labels, height: size, width: size)
+        let textToPixel = Profiler.section("T2P branch") { projector(image: image, text: text) }
+        let t2p = Profiler.section("losses") { SegmentationLosses.textToPixel(textToPixel, labels: labels, height: size, width: size) }
         var upstream = t2p * configuration.t2pWeight
         if let first = aggregated.auxiliary.first {
-            upstream = upstream + SegmentationLosses.segmentation(first, labels: labels, height: size, width: size) * configuration.auxiliaryWeights[0]
+            upstream = upstream + Profiler.section("losses") {
+                SegmentationLosses.segmentation(first, labels: labels, height: size, width: size) * configuration.auxiliaryWeights[0]
+            }
         }
         let carriedTotal = upstream.item
         for (original, leaf) in zip([aggregated.cost, aggregated.local] + aggregated.guides, [cost, local] + guides) {

@@ -21,17 +21,34 @@ public final class GuidedWindowAttention: Module {
         child("proj", projection)
     }
 
-    /// `tokens` [W, N, C] (W windows of N tokens), `guided` [W, N, C + G], `mask` [windows per
-    /// image, N, N] additive or nil → [W, N, C].
-    public func callAsFunction(tokens: Tensor, guided: Tensor, mask: Tensor?) -> Tensor {
+    /// Window attention over the class maps of B images.
+    ///
+    /// q and k see [tokens; guidance], but the guidance is the same for every class map of an
+    /// image, so each projection is split by input columns, `W·[x; g] + b = W_x·x + (W_g·g + b)`,
+    /// and the guidance half is computed once per image instead of once per class (DESIGN §7).
+    /// - Parameters:
+    ///   - tokens: [B·T·nW, N, C], the nW windows of every class map (ordered image, class, window).
+    ///   - guidance: [B·nW, N, G], the same windows of each image's guidance.
+    ///   - windowsPerMap: nW.
+    ///   - mask: additive [nW, N, N], or nil.
+    /// - Returns: [B·T·nW, N, C].
+    public func callAsFunction(tokens: Tensor, guidance: Tensor, windowsPerMap: Int, mask: Tensor?) -> Tensor {
         let (windows, n, c) = (tokens.shape[0], tokens.shape[1], tokens.shape[2])
+        let (images, g) = (guidance.shape[0] / windowsPerMap, guidance.shape[2])
+        let perImage = windows / images
         let d = c / heads
         func split(_ x: Tensor) -> Tensor { x.reshaped([windows, n, heads, d]).permuted([0, 2, 1, 3]) }
-        let q = split(query(guided)) * Float(1 / Double(d).squareRoot())
-        var scores = Tensor.matmul(q, split(key(guided)), transposeB: true)        // [W, heads, N, N]
+        /// `layer([tokens; guidance])` [B·T·nW, N, C] from its two column blocks.
+        func guided(_ layer: Linear) -> Tensor {
+            let perToken = Tensor.linear(tokens, weight: layer.weight.narrowed(1, start: 0, length: c), bias: nil)
+            let shared = Tensor.linear(guidance, weight: layer.weight.narrowed(1, start: c, length: g), bias: layer.bias)
+            return (perToken.reshaped([images, perImage / windowsPerMap, windowsPerMap * n * c])
+                    + shared.reshaped([images, 1, windowsPerMap * n * c])).reshaped([windows, n, c])
+        }
+        let q = split(guided(query)) * Float(1 / Double(d).squareRoot())
+        var scores = Tensor.matmul(q, split(guided(key)), transposeB: true)        // [W, heads, N, N]
         if let mask {
-            let perImage = mask.shape[0]
-            scores = (scores.reshaped([windows / perImage, perImage, heads, n, n]) + mask.reshaped([1, perImage, 1, n, n]))
+            scores = (scores.reshaped([windows / windowsPerMap, windowsPerMap, heads, n, n]) + mask.reshaped([1, windowsPerMap, 1, n, n]))
                 .reshaped([windows, heads, n, n])
         }
         let attended = Tensor.matmul(scores.softmax(dim: -1), split(value(tokens)))
@@ -87,15 +104,19 @@ public final class GuidedSwinBlock: Module {
         return mask
     }
 
-    /// `x` [N, H·W, C], `guidance` [N, H·W, G] (already normalised) → [N, H·W, C].
+    /// `x` [B·T, H·W, C] (the T class maps of B images), `guidance` [B, H·W, G] (already
+    /// normalised, shared by an image's class maps) → [B·T, H·W, C].
     public func callAsFunction(_ x: Tensor, guidance: Tensor) -> Tensor {
         let (n, c) = (x.shape[0], x.shape[2])
-        let g = guidance.shape[2]
-        var map = Tensor.concat([norm1(x), guidance], along: 2).reshaped([n, height, width, c + g])
-        if shift > 0 { map = map.rolled(-shift, along: 1).rolled(-shift, along: 2) }
-        let guided = map.windowPartition(size: window)
-        let tokens = guided.narrowed(2, start: 0, length: c)
-        var attended = attention(tokens: tokens, guided: guided, mask: mask).windowReverse(size: window, height: height, width: width)
+        let (b, g) = (guidance.shape[0], guidance.shape[2])
+        func windows(_ maps: Tensor) -> Tensor {
+            shift > 0 ? maps.rolled(-shift, along: 1).rolled(-shift, along: 2).windowPartition(size: window) : maps.windowPartition(size: window)
+        }
+        let tokens = windows(norm1(x).reshaped([n, height, width, c]))
+        let guidanceWindows = windows(guidance.reshaped([b, height, width, g]))
+        let windowsPerMap = (height / window) * (width / window)
+        var attended = attention(tokens: tokens, guidance: guidanceWindows, windowsPerMap: windowsPerMap, mask: mask)
+            .windowReverse(size: window, height: height, width: width)
         if shift > 0 { attended = attended.rolled(shift, along: 1).rolled(shift, along: 2) }
         let h = x + attended.reshaped([n, height * width, c])
         return h + mlp(norm2(h))
@@ -107,6 +128,9 @@ public final class GuidedSwinBlock: Module {
 public final class SpatialAggregation: Module {
     public let block1: GuidedSwinBlock, block2: GuidedSwinBlock
     public let guidanceNorm: LayerNorm
+    /// 0 keeps the blocks' activations for backward; n > 0 keeps none and recomputes them in
+    /// backward n classes at a time (same gradients, a fraction of the memory, one more forward).
+    public var recomputeClassChunk = 0
 
     public init(width: Int, guidanceWidth: Int, resolution: (Int, Int), heads: Int, window: Int, generator: inout RandomGenerator) {
         block1 = GuidedSwinBlock(width: width, guidanceWidth: guidanceWidth, resolution: resolution, heads: heads, window: window,
@@ -124,10 +148,17 @@ public final class SpatialAggregation: Module {
     public func callAsFunction(_ x: Tensor, guidance: Tensor) -> Tensor {
         let (b, c, t, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4])
         let g = guidance.shape[1]
-        let tokens = x.permuted([0, 2, 3, 4, 1]).reshaped([b * t, h * w, c])
+        let tokens = x.permuted([0, 2, 3, 4, 1]).reshaped([b, t, h * w, c])
         let normalized = guidanceNorm(guidance.reshaped([b, 1, g, h * w]).transposed(2, 3))   // [B, 1, HW, G]
-            .broadcast(to: [b, t, h * w, g]).reshaped([b * t, h * w, g])
-        let out = block2(block1(tokens, guidance: normalized), guidance: normalized)
+        // Every class map of an image sees the same guidance: [B, n, HW, C] → [B, n, HW, C].
+        let blocks = { [block1, block2] (classes: Tensor, shared: [Tensor]) -> Tensor in
+            let n = classes.shape[1]
+            let guide = shared[0].reshaped([b, h * w, g])
+            return block2(block1(classes.reshaped([b * n, h * w, c]), guidance: guide), guidance: guide).reshaped([b, n, h * w, c])
+        }
+        let out = recomputeClassChunk > 0
+            ? Tensor.checkpointed(tokens, shared: [normalized], along: 1, sliceLength: recomputeClassChunk, blocks)
+            : blocks(tokens, [normalized])
         return out.reshaped([b, t, h, w, c]).permuted([0, 4, 1, 2, 3])
     }
 }

@@ -20,7 +20,11 @@ public final class DoubleConv: Module {
         child("double_conv", sequence)
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { norm2(conv2(norm1(conv1(x)).relu())).relu() }
+    /// `x` [N, in, H, W] → [N, out, H, W].
+    public func callAsFunction(_ x: Tensor) -> Tensor { afterFirstConvolution(conv1(x)) }
+
+    /// The block from the first convolution's output [N, out, H, W] on.
+    func afterFirstConvolution(_ y: Tensor) -> Tensor { norm2(conv2(norm1(y).relu())).relu() }
 }
 
 /// One up-sampling stage (spec §3.10): 2×2 transposed conv to `in − guidance` channels, the
@@ -37,13 +41,21 @@ public final class UpStage: Module {
         child("conv", conv)
     }
 
-    /// `x` [B·T, in, H, W], `guidance` [B, g, 2H, 2W] → [B·T, out, 2H, 2W].
+    /// `x` [B·T, in, H, W] (T class maps per image), `guidance` [B, g, 2H, 2W] → [B·T, out, 2H, 2W].
+    ///
+    /// The first convolution sees [up(x); guidance], and convolution is linear in its input
+    /// channels, so it runs as `conv(W_x, up(x)) + conv(W_g, guidance)` with the guidance half
+    /// computed once per image instead of once per class (DESIGN §7, shared guidance).
     public func callAsFunction(_ x: Tensor, guidance: Tensor) -> Tensor {
         let upsampled = up(x)
         let (bt, c, h, w) = (upsampled.shape[0], upsampled.shape[1], upsampled.shape[2], upsampled.shape[3])
         let (b, g) = (guidance.shape[0], guidance.shape[1])
-        let repeated = guidance.reshaped([b, 1, g, h, w]).broadcast(to: [b, bt / b, g, h, w]).reshaped([bt, g, h, w])
-        return conv(Tensor.concat([upsampled, repeated], along: 1).reshaped([bt, c + g, h, w]))
+        let first = conv.conv1
+        let out = first.weight.shape[0]
+        let perClass = Tensor.conv2d(upsampled, weight: first.weight.narrowed(1, start: 0, length: c), padding: (1, 1))
+        let shared = Tensor.conv2d(guidance, weight: first.weight.narrowed(1, start: c, length: g), padding: (1, 1))
+        let sum = perClass.reshaped([b, bt / b, out * h * w]) + shared.reshaped([b, 1, out * h * w])
+        return conv.afterFirstConvolution(sum.reshaped([bt, out, h, w]))
     }
 }
 

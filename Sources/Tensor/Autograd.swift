@@ -15,6 +15,8 @@ enum GradientEdge {
 /// as it has run, which releases them.
 final class GradientNode {
     let operation: String
+    /// The profiler section the operation was recorded in (only while profiling).
+    private let section: String?
     private(set) var edges: [GradientEdge?]
     private var backwardFunction: ((Tensor) -> [Tensor?])?
 
@@ -22,6 +24,7 @@ final class GradientNode {
         self.operation = operation
         self.edges = edges
         backwardFunction = backward
+        section = Profiler.currentSection
     }
 
     /// Runs the backward closure once and releases it with everything it saved.
@@ -30,7 +33,7 @@ final class GradientNode {
             fatalError("backward through \(operation) a second time: its saved tensors were already released")
         }
         backwardFunction = nil
-        let gradients = function(outputGradient)
+        let gradients = section.map { Profiler.backward(of: $0) { function(outputGradient) } } ?? function(outputGradient)
         precondition(gradients.count == edges.count, "\(operation): backward returned \(gradients.count) gradients for \(edges.count) inputs")
         return gradients
     }

@@ -11,6 +11,7 @@ public enum BLAS {
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         guard m > 0, n > 0 else { return }
+        if Profiler.isEnabled { Profiler.addGEMM(m: m, n: n, k: k) }
         guard k > 0 else {
             // An empty sum: C = beta · C, which BLAS implementations disagree about for k = 0.
             for row in 0..<m {

@@ -55,18 +55,35 @@ public final class CachingAllocator: Sendable {
         return (count + step - 1) / step * step
     }
 
-    /// A buffer of at least `count` floats (uninitialised) and its bucket size.
+    /// A buffer of at least `count` floats (uninitialised) and its capacity.
+    ///
+    /// A large request that finds no cached buffer of its own bucket takes the smallest cached
+    /// buffer of up to twice its size instead of growing the process: activation shapes vary
+    /// within a step (class chunks, recomputation), and an idle larger buffer is cheaper than
+    /// fresh pages.
     func allocate(_ count: Int) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
         let capacity = Self.bucket(for: count)
-        let bytes = capacity * MemoryLayout<Float>.stride
-        let cached: UInt? = state.withLock { state in
+        let cached: (address: UInt, capacity: Int)? = state.withLock { state in
+            var found = capacity
+            if state.free[capacity]?.isEmpty ?? true {
+                guard capacity > 1 << 16,
+                      let larger = state.free.keys.filter({ $0 > capacity && $0 <= 2 * capacity && !state.free[$0]!.isEmpty }).min()
+                else {
+                    state.liveBytes += capacity * MemoryLayout<Float>.stride
+                    state.peakLiveBytes = max(state.peakLiveBytes, state.liveBytes)
+                    return nil
+                }
+                found = larger
+            }
+            let address = state.free[found]!.removeLast()
+            let bytes = found * MemoryLayout<Float>.stride
+            state.cachedBytes -= bytes
             state.liveBytes += bytes
             state.peakLiveBytes = max(state.peakLiveBytes, state.liveBytes)
-            guard let address = state.free[capacity]?.popLast() else { return nil }
-            state.cachedBytes -= bytes
-            return address
+            return (address, found)
         }
-        if let cached, let pointer = UnsafeMutablePointer<Float>(bitPattern: cached) { return (pointer, capacity) }
+        if let cached, let pointer = UnsafeMutablePointer<Float>(bitPattern: cached.address) { return (pointer, cached.capacity) }
+        let bytes = capacity * MemoryLayout<Float>.stride
         var raw: UnsafeMutableRawPointer?
         guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
             fatalError("out of memory allocating \(bytes) bytes for a tensor")

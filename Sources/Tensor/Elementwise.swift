@@ -76,7 +76,8 @@ extension Tensor {
             let dx = Tensor(uninitializedShape: g.shape)
             let xs = input.pointer, ys = output.pointer, gs = g.pointer, ds = dx.pointer
             Parallel.forEach(g.count) { range in
-                for i in range { ds[i] = gs[i] * f.derivative(xs[i], ys[i]) }
+                f.chainRule(x: xs + range.lowerBound, y: ys + range.lowerBound, gradient: gs + range.lowerBound,
+                            into: ds + range.lowerBound, count: range.count)
             }
             return [dx]
         }
@@ -116,6 +117,18 @@ protocol ElementwiseFunction {
     func callAsFunction(_ x: Float) -> Float
     /// dy/dx at input `x` with output `y`.
     func derivative(_ x: Float, _ y: Float) -> Float
+    /// `dx[i] = gradient[i] · derivative(x[i], y[i])` for `count` elements.
+    func chainRule(x: UnsafePointer<Float>, y: UnsafePointer<Float>, gradient: UnsafePointer<Float>,
+                   into dx: UnsafeMutablePointer<Float>, count: Int)
+}
+
+extension ElementwiseFunction {
+    // A protocol requirement, so each conforming type gets its own specialised, vectorised loop
+    // (the backward closure of the generic `map` would otherwise call `derivative` per element).
+    func chainRule(x: UnsafePointer<Float>, y: UnsafePointer<Float>, gradient: UnsafePointer<Float>,
+                   into dx: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { dx[i] = gradient[i] * derivative(x[i], y[i]) }
+    }
 }
 
 struct ClosureFunction: ElementwiseFunction {
@@ -137,9 +150,7 @@ struct SigmoidFunction: ElementwiseFunction {
 
 struct GELUFunction: ElementwiseFunction {
     func callAsFunction(_ x: Float) -> Float { 0.5 * x * (1 + FastMath.erf(x * 0.707_106_77)) }
-    func derivative(_ x: Float, _ y: Float) -> Float {
-        0.5 * (1 + FastMath.erf(x * 0.707_106_77)) + x * 0.398_942_3 * FastMath.exp(-0.5 * x * x)
-    }
+    func derivative(_ x: Float, _ y: Float) -> Float { FastMath.geluDerivative(x) }
 }
 
 struct QuickGELUFunction: ElementwiseFunction {

@@ -28,16 +28,27 @@ public enum FastMath {
 
     /// The error function, absolute error ≤ 1.5e-7(Abramowitz & Stegun 7.1.26).
     @inlinable @inline(__always)
-    public static func erf(_ x: Float) -> Float {
-        let a = Swift.abs(x)
-        let t = 1 / (1 + 0.327_591_1 * a)
+    public static func erf(_ x: Float) -> Float { erf(x, gaussian: exp(-x * x)) }
+
+    /// erf(x) given `gaussian` = e^(−x²), for callers that need that exponential too.
+    @inlinable @inline(__always)
+    static func erf(_ x: Float, gaussian: Float) -> Float {
+        let t = 1 / (1 + 0.327_591_1 * Swift.abs(x))
         var poly: Float = 1.061_405_429
         poly = poly * t - 1.453_152_027
         poly = poly * t + 1.421_413_741
         poly = poly * t - 0.284_496_736
         poly = poly * t + 0.254_829_592
-        let y = 1 - poly * t * exp(-a * a)
+        let y = 1 - poly * t * gaussian
         return x < 0 ? -y : y
+    }
+
+    /// d/dx of GELU x·Φ(x): Φ(x) + x·φ(x), with one exponential e^(−x²/2) serving both terms
+    /// (as erf(x/√2) needs exactly that exponential).
+    @inlinable @inline(__always)
+    public static func geluDerivative(_ x: Float) -> Float {
+        let gaussian = exp(-0.5 * x * x)
+        return 0.5 * (1 + erf(x * 0.707_106_77, gaussian: gaussian)) + x * 0.398_942_3 * gaussian
     }
 
     /// Logistic sigmoid 1 / (1 + e^-x), accurate for large |x|.

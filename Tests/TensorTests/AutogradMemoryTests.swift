@@ -45,3 +45,48 @@ import Tensor
         #expect(allocator.liveBytes <= before + 4096, "a graph that is dropped without backward leaks \(allocator.liveBytes - before) bytes")
     }
 }
+
+/// The allocator's reuse policy and the profiler's attribution (both use shared state).
+@Suite(.serialized) struct AllocatorAndProfilerTests {
+    /// A large request with no cached buffer of its own bucket reuses a cached buffer of up to
+    /// twice its size instead of allocating; a much larger one is left alone.
+    @Test func largeRequestsReuseSomewhatLargerCachedBuffers() {
+        let allocator = CachingAllocator.shared
+        allocator.emptyCache()
+        do { _ = Tensor(uninitializedShape: [3_000_000]) }      // cached: bucket of 3 M floats
+        let cached = allocator.cachedBytes
+        #expect(cached >= 12_000_000)
+        var reusing: Tensor? = Tensor(uninitializedShape: [2_000_000])   // fits within 2× → reuses it
+        #expect(allocator.cachedBytes == 0 && reusing != nil)
+        reusing = nil
+        #expect(allocator.cachedBytes == cached, "the reused buffer goes back to its own bucket")
+        var fresh: Tensor? = Tensor(uninitializedShape: [1_000_000])      // under half → a fresh buffer
+        #expect(allocator.cachedBytes == cached && fresh != nil)
+        fresh = nil
+        #expect(allocator.cachedBytes > cached)
+        allocator.emptyCache()
+    }
+
+    /// Forward GEMMs count in the section that issues them, backward GEMMs in the section that
+    /// recorded the operation, with 2·m·n·k FLOPs each.
+    @Test func profilerChargesGEMMFlopsToSections() {
+        let a = Tensor(repeating: 1, shape: [8, 16], requiresGrad: true)
+        let b = Tensor(repeating: 1, shape: [16, 4], requiresGrad: true)
+        Profiler.start()
+        let product = Profiler.section("outer") { Profiler.section("product") { Tensor.matmul(a, b) } }
+        Profiler.section("loss") { product.sum() }.backward()
+        let entries = Dictionary(uniqueKeysWithValues: Profiler.stop().map { ($0.name, $0) })
+        #expect(Set(entries.keys) == ["outer", "outer/product", "loss"])
+        // Forward 8×4×16, backward dA (8×16×4) and dB (16×4×8).
+        let productFlops: Double = 3 * 2 * 8 * 4 * 16
+        #expect(entries["outer/product"]?.flops ?? 0 == productFlops)
+        #expect(entries["outer"]?.flops == 0)
+        #expect(entries["outer/product"]!.backwardSeconds > 0)
+        #expect(entries["outer"]!.forwardSeconds >= entries["outer/product"]!.forwardSeconds)
+        #expect(entries["outer"]!.peakLiveBytes >= 8 * 4 * 4)
+        // Stopped: nothing more is recorded.
+        Profiler.section("ignored") { _ = Tensor.matmul(a, b) }
+        #expect(Profiler.stop().map(\.name).sorted() == ["loss", "outer", "outer/product"])
+        #expect(Profiler.stop().first { $0.name == "outer/product" }?.flops ?? 0 == productFlops)
+    }
+}

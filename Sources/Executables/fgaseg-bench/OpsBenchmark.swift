@@ -53,6 +53,20 @@ enum OpsBenchmark {
             rows.append(BenchmarkRow(suite: "ops", name: "\(name)_2308x3072", ours: medianSeconds(op), baselineName: "memcpy",
                                      baseline: copy, bytes: bytes))
         }
+        // Backward of the elementwise activations: reads x, y and the gradient, writes dx.
+        let upstream = Tensor.normal(x.shape, using: &generator)
+        let copy4 = copy * 2
+        for (name, op) in [("gelu_erf_bwd", { (t: Tensor) in t.gelu() }), ("quick_gelu_bwd", { (t: Tensor) in t.quickGelu() })]
+            as [(String, (Tensor) -> Tensor)] {
+            let input = x.detached()
+            input.requiresGrad = true
+            let seconds = medianSeconds {
+                input.grad = nil
+                op(input).backward(gradient: upstream)
+            }
+            rows.append(BenchmarkRow(suite: "ops", name: "\(name)_2308x3072", ours: seconds, baselineName: "2× memcpy",
+                                     baseline: copy4, bytes: 2 * bytes))
+        }
         return rows
     }
 }

@@ -7,7 +7,9 @@ import Tensor
 
 /// `fgaseg-bench step --model DIR`: one full FGAseg training step (CLIP from a Hugging Face
 /// folder, 384² image, the 171 COCO-Stuff classes, random labels): forward, losses, backward and
-/// AdamW, with a per-part breakdown, peak RSS and the machine's `cblas_sgemm` rate for scale.
+/// AdamW. A first (cold) step warms the tensor cache; the second is profiled: per-section forward
+/// and backward time, GEMM GFLOP and peak live memory, the achieved GFLOP/s against the machine's
+/// `cblas_sgemm` rate measured in the same run, and the process's peak RSS.
 enum StepBenchmark {
     /// `classChunk` > 0 runs the per-class decoder in chunks of that many classes.
     static func run(folder: String, classChunk: Int) throws -> [BenchmarkRow] {
@@ -23,43 +25,58 @@ enum StepBenchmark {
         var generator = RandomGenerator(seed: 0)
         let image = Tensor.normal([1, 3, 384, 384], using: &generator)
         let labels = (0..<(384 * 384)).map { _ in Int32(generator.next() % 172) }.map { $0 == 171 ? Int32(255) : $0 }
-
-        var parts: [(String, Double)] = []
-        func timed<T>(_ name: String, _ body: () -> T) -> T {
-            let start = DispatchTime.now().uptimeNanoseconds
-            let result = body()
-            parts.append((name, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
-            return result
-        }
         model.train()
-        let stepStart = DispatchTime.now().uptimeNanoseconds
-        flat.zeroGradients()
-        let classes = timed("text tower forward (171 prompts, true length)") { model.classEmbeddings(prompts) }
-        let values: (total: Float, segmentation: Float, textToPixel: Float)
-        if classChunk > 0 {
-            let result = timed("forward + backward, decoder in chunks of \(classChunk) classes") {
-                model.chunkedTrainingStep(image, classes: classes, labels: labels, size: 384, classChunk: classChunk)
+
+        /// One step; returns its wall time and loss parts.
+        func step() -> (seconds: Double, loss: (total: Float, segmentation: Float, textToPixel: Float)) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            flat.zeroGradients()
+            let classes = model.classEmbeddings(prompts)
+            let values: (total: Float, segmentation: Float, textToPixel: Float)
+            if classChunk > 0 {
+                let result = model.chunkedTrainingStep(image, classes: classes, labels: labels, size: 384, classChunk: classChunk)
+                values = (result.total, result.segmentation, result.textToPixel)
+            } else {
+                let output = model(image, classes: classes)
+                let losses = Profiler.section("losses") { model.losses(output, labels: labels, size: 384) }
+                losses.total.backward()
+                values = (losses.total.item, losses.segmentation.item, losses.textToPixel.item)
             }
-            values = (result.total, result.segmentation, result.textToPixel)
-        } else {
-            let output = timed("image tower + decoder + T2P forward") { model(image, classes: classes) }
-            let losses = timed("losses") { model.losses(output, labels: labels, size: 384) }
-            timed("backward") { losses.total.backward() }
-            values = (losses.total.item, losses.segmentation.item, losses.textToPixel.item)
+            Profiler.section("clip-grad + AdamW") {
+                flat.clipGradientNorm(0.01)
+                optimizer.update(learningRate: 2e-4)
+            }
+            return (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, values)
         }
-        timed("clip-grad + AdamW") {
-            flat.clipGradientNorm(0.01)
-            optimizer.update(learningRate: 2e-4)
-        }
-        let step = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
+        let cold = step()
+        Profiler.start()
+        let warm = step()
+        let sections = Profiler.stop()
+
         // The machine's GEMM rate, measured now, for scale.
         let a = Tensor.normal([1024, 1024], using: &generator), c = Tensor(repeating: 0, shape: [1024, 1024])
         let gemm = medianSeconds { BLAS.gemm(m: 1024, n: 1024, k: 1024, a: a.pointer, lda: 1024, b: a.pointer, ldb: 1024, c: c.pointer, ldc: 1024) }
-        for (name, seconds) in parts { print(String(format: "  %-48@ %8.2f s", name as NSString, seconds)) }
-        print(String(format: "  loss %.4f (segmentation %.4f, T2P %.4f); peak RSS %d MB; peak live tensors %d MB",
-                     values.total, values.segmentation, values.textToPixel, peakResidentMegabytes(),
-                     CachingAllocator.shared.peakLiveBytes / 1_000_000))
-        return [BenchmarkRow(suite: "step", name: "fgaseg_vitb16_384_T171_train_step_chunk\(classChunk)", ours: step, baselineName: "15 s target", baseline: 15),
-                BenchmarkRow(suite: "step", name: "sgemm_1024", ours: gemm, baselineName: "-", baseline: gemm, flops: 2 * 1024 * 1024 * 1024)]
+        let gemmRate = 2 * pow(1024.0, 3) / gemm
+        let totalFlops = sections.reduce(0) { $0 + $1.flops }
+        func padded(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+        print("  " + padded("section (forward includes nested sections)", 46) + "     fwd s     bwd s    GFLOP   GFLOP/s   peak MB")
+        for entry in sections {
+            let depth = entry.name.split(separator: "/").count - 1
+            let label = String(repeating: "  ", count: depth) + (entry.name.split(separator: "/").last.map(String.init) ?? entry.name)
+            let seconds = entry.forwardSeconds + entry.backwardSeconds
+            let rate = entry.flops > 0 && seconds > 0 ? String(format: "%9.1f", entry.flops / seconds / 1e9) : String(repeating: " ", count: 9)
+            print("  " + padded(label, 46) + String(format: " %9.2f %9.2f %8.1f %@ %9d", entry.forwardSeconds, entry.backwardSeconds,
+                         entry.flops / 1e9, rate as NSString, entry.peakLiveBytes / 1_000_000))
+        }
+        print(String(format: "  cold step %.2f s, warm step %.2f s: %.0f GFLOP of GEMMs, %.1f GFLOP/s = %.0f%% of sgemm's %.1f GFLOP/s",
+                     cold.seconds, warm.seconds, totalFlops / 1e9, totalFlops / warm.seconds / 1e9,
+                     100 * totalFlops / warm.seconds / gemmRate, gemmRate / 1e9))
+        let allocator = CachingAllocator.shared
+        print(String(format: "  loss %.4f (segmentation %.4f, T2P %.4f); peak RSS %d MB; peak live tensors %d MB; tensor cache holds %d MB",
+                     warm.loss.total, warm.loss.segmentation, warm.loss.textToPixel, peakResidentMegabytes(),
+                     Profiler.peakLiveBytes / 1_000_000, (allocator.liveBytes + allocator.cachedBytes) / 1_000_000))
+        return [BenchmarkRow(suite: "step", name: "fgaseg_vitb16_384_T171_train_step_chunk\(classChunk)", ours: warm.seconds,
+                             baselineName: "15 s target", baseline: 15, flops: totalFlops),
+                BenchmarkRow(suite: "step", name: "sgemm_1024", ours: gemm, baselineName: "-", baseline: gemm, flops: 2 * pow(1024.0, 3))]
     }
 }
