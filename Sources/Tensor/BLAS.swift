@@ -24,6 +24,26 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// Runs `body(i)` for the `count` entries of a batched product. Small products run one per
+    /// core with single-threaded BLAS (a multi-threaded GEMM of a few MFLOP spends more time
+    /// handing work to its threads than computing); large ones run in order, each on all of
+    /// BLAS's threads. Each entry's GEMM sums in the same order either way.
+    public static func forEachBatchEntry(_ count: Int, flopsPerEntry: Int, _ body: (Int) -> Void) {
+        let threads = threadCount
+        guard count > 1, threads > 1, flopsPerEntry <= smallProductFlops, Parallel.threadCount > 1 else {
+            for i in 0..<count { body(i) }
+            return
+        }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(threads)) }
+        Parallel.forEach(count, grain: 1) { range in
+            for i in range { body(i) }
+        }
+    }
+
+    /// The largest GEMM (in FLOPs) that ``forEachBatchEntry(_:flopsPerEntry:_:)`` runs single-threaded.
+    static let smallProductFlops = 64_000_000
+
     /// OpenBLAS's worker-thread count. Set it to 1 in every rank when ranks fill the cores.
     public static var threadCount: Int {
         get { Int(openblas_get_num_threads()) }

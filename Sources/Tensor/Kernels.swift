@@ -38,6 +38,42 @@ public enum Kernels {
 
     /// Sum of `count` floats with 8 interleaved accumulators (vectorisable, fixed order).
     @inlinable
+    /// The largest of `count` (≥ 1) floats, in eight SIMD lanes (a scalar max reduction does not vectorise).
+    public static func maximum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
+        var result = -Float.infinity
+        var i = 0
+        if count >= 8 {
+            var lanes = UnsafeRawPointer(x).loadUnaligned(as: SIMD8<Float>.self)
+            i = 8
+            while i + 8 <= count {
+                lanes = pointwiseMax(lanes, UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
+                i += 8
+            }
+            result = lanes.max()
+        }
+        while i < count {
+            result = Swift.max(result, x[i])
+            i += 1
+        }
+        return result
+    }
+
+    /// Σ x[i]·y[i] in eight SIMD lanes (fixed order, so deterministic).
+    public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ count: Int) -> Float {
+        var lanes = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            lanes += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < count {
+            total += x[i] * y[i]
+            i += 1
+        }
+        return total
+    }
+
     public static func sum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
         var lanes = SIMD8<Float>()
         var i = 0

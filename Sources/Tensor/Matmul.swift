@@ -24,10 +24,11 @@ extension Tensor {
                       b: b.pointer, ldb: bCols, c: out.pointer, ldc: n)
         } else {
             let bStride = b.rank == 2 ? 0 : bRows * bCols
-            for i in 0..<batch {
+            let (aBase, bBase, cBase) = (a.pointer, b.pointer, out.pointer)
+            BLAS.forEachBatchEntry(batch, flopsPerEntry: 2 * m * n * k) { i in
                 BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                          a: a.pointer + i * aRows * aCols, lda: aCols, b: b.pointer + i * bStride, ldb: bCols,
-                          c: out.pointer + i * m * n, ldc: n)
+                          a: aBase + i * aRows * aCols, lda: aCols, b: bBase + i * bStride, ldb: bCols,
+                          c: cBase + i * m * n, ldc: n)
             }
         }
         return record("matmul", inputs: [a, b], output: out) { g in

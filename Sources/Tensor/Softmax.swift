@@ -28,8 +28,7 @@ extension Tensor {
         Parallel.forEach(rows, grain: Swift.max(1, 8192 / Swift.max(n, 1))) { range in
             for row in range {
                 let xs = x + row * n, ys = y + row * n
-                var maximum = -Float.infinity
-                for i in 0..<n { maximum = Swift.max(maximum, xs[i]) }
+                let maximum = Kernels.maximum(xs, n)
                 for i in 0..<n { ys[i] = FastMath.exp(xs[i] - maximum) }
                 let total = Kernels.sum(ys, n)
                 if log {
@@ -54,8 +53,7 @@ extension Tensor {
                         for i in 0..<n { ds[i] = gs[i] - FastMath.exp(ys[i]) * total }
                     } else {
                         // dx = y ⊙ (g - Σ g⊙y)
-                        var dot: Float = 0
-                        for i in 0..<n { dot += gs[i] * ys[i] }
+                        let dot = Kernels.dot(gs, ys, n)
                         for i in 0..<n { ds[i] = ys[i] * (gs[i] - dot) }
                     }
                 }

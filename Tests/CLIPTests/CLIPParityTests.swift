@@ -65,8 +65,11 @@ let clipTolerance = Tolerance(absolute: 1e-5, relative: 1e-4)
             loss = loss + (model.denseImageFeatures(pixels, taps: []).dense * o["image/\(size)/w_dense"]!).sum()
         }
         loss.backward()
+        // Each gradient element sums thousands of products whose order differs from PyTorch's
+        // (and with BLAS's threading), so small elements are judged against the tensor's scale.
+        let gradientTolerance = Tolerance(absolute: 1e-5, relative: 1e-4, relativeToLargest: true)
         for (name, tensor) in trainable {
-            #expect(clipTolerance.accepts(tensor.grad!, o["grad/\(name)"]!), "gradient of \(name)")
+            #expect(gradientTolerance.accepts(tensor.grad!, o["grad/\(name)"]!), "gradient of \(name)")
         }
     }
 
