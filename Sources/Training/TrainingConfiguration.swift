@@ -15,8 +15,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         public var architecture = FGAsegModel.Configuration()
         /// Prompt template; `{}` is replaced by the class name's first synonym.
         public var promptTemplate = "A photo of a {} in the scene"
-        /// Classes per chunk of the per-class decoder in training (0 = all at once). Same gradients,
-        /// less memory (spec §6).
+        /// Classes per chunk of the per-class decoder in training, and of the spatial aggregation's
+        /// recomputation in backward (0 = all at once, activations kept). Same gradients, a
+        /// fraction of the memory (spec §6, DESIGN §7).
         public var classChunk = 0
         /// Seed of the new modules' initialisation (and of the tiny CLIP).
         public var initSeed: Int = 0

@@ -36,7 +36,7 @@ struct Bench: ParsableCommand {
     var bucketMegabytes = 25
 
     @Option(help: "loader: the training-step time to compare with (seconds; `fgaseg-bench step` measures it).")
-    var stepSeconds = 52.0
+    var stepSeconds = 40.0
 
     @Flag(help: "Print one JSON object per measurement.")
     var json = false
