@@ -110,7 +110,7 @@ public final class GuidedSwinBlock: Module {
         let (n, c) = (x.shape[0], x.shape[2])
         let (b, g) = (guidance.shape[0], guidance.shape[2])
         func windows(_ maps: Tensor) -> Tensor {
-            shift > 0 ? maps.rolled(-shift, along: 1).rolled(-shift, along: 2).windowPartition(size: window) : maps.windowPartition(size: window)
+            (shift > 0 ? maps.rolled(-shift, along: 1).rolled(-shift, along: 2) : maps).windowPartition(size: window)
         }
         let tokens = windows(norm1(x).reshaped([n, height, width, c]))
         let guidanceWindows = windows(guidance.reshaped([b, height, width, g]))

@@ -64,23 +64,14 @@ public final class CachingAllocator: Sendable {
     func allocate(_ count: Int) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
         let capacity = Self.bucket(for: count)
         let cached: (address: UInt, capacity: Int)? = state.withLock { state in
-            var found = capacity
-            if state.free[capacity]?.isEmpty ?? true {
-                guard capacity > 1 << 16,
-                      let larger = state.free.keys.filter({ $0 > capacity && $0 <= 2 * capacity && !state.free[$0]!.isEmpty }).min()
-                else {
-                    state.liveBytes += capacity * MemoryLayout<Float>.stride
-                    state.peakLiveBytes = max(state.peakLiveBytes, state.liveBytes)
-                    return nil
-                }
-                found = larger
-            }
-            let address = state.free[found]!.removeLast()
-            let bytes = found * MemoryLayout<Float>.stride
-            state.cachedBytes -= bytes
-            state.liveBytes += bytes
+            func hasFree(_ bucket: Int) -> Bool { !(state.free[bucket]?.isEmpty ?? true) }
+            let found = hasFree(capacity) ? capacity
+                : capacity > 1 << 16 ? state.free.keys.filter({ $0 > capacity && $0 <= 2 * capacity && hasFree($0) }).min() : nil
+            state.liveBytes += (found ?? capacity) * MemoryLayout<Float>.stride
             state.peakLiveBytes = max(state.peakLiveBytes, state.liveBytes)
-            return (address, found)
+            guard let found else { return nil }
+            state.cachedBytes -= found * MemoryLayout<Float>.stride
+            return (state.free[found]!.removeLast(), found)
         }
         if let cached, let pointer = UnsafeMutablePointer<Float>(bitPattern: cached.address) { return (pointer, cached.capacity) }
         let bytes = capacity * MemoryLayout<Float>.stride
