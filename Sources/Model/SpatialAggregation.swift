@@ -36,8 +36,6 @@ public final class GuidedWindowAttention: Module {
         let (windows, n, c) = (tokens.shape[0], tokens.shape[1], tokens.shape[2])
         let (images, g) = (guidance.shape[0] / windowsPerMap, guidance.shape[2])
         let perImage = windows / images
-        let d = c / heads
-        func split(_ x: Tensor) -> Tensor { x.reshaped([windows, n, heads, d]).permuted([0, 2, 1, 3]) }
         /// `layer([tokens; guidance])` [B·T·nW, N, C] from its two column blocks.
         func guided(_ layer: Linear) -> Tensor {
             let perToken = Tensor.linear(tokens, weight: layer.weight.narrowed(1, start: 0, length: c), bias: nil)
@@ -45,14 +43,9 @@ public final class GuidedWindowAttention: Module {
             return (perToken.reshaped([images, perImage / windowsPerMap, windowsPerMap * n * c])
                     + shared.reshaped([images, 1, windowsPerMap * n * c])).reshaped([windows, n, c])
         }
-        let q = split(guided(query)) * Float(1 / Double(d).squareRoot())
-        var scores = Tensor.matmul(q, split(guided(key)), transposeB: true)        // [W, heads, N, N]
-        if let mask {
-            scores = (scores.reshaped([windows / windowsPerMap, windowsPerMap, heads, n, n]) + mask.reshaped([1, windowsPerMap, 1, n, n]))
-                .reshaped([windows, heads, n, n])
-        }
-        let attended = Tensor.matmul(scores.softmax(dim: -1), split(value(tokens)))
-        return projection(attended.permuted([0, 2, 1, 3]).reshaped([windows, n, c]))
+        // Windows are ordered (image, class, window), so window w uses mask[w % nW].
+        let attended = Tensor.attention(query: guided(query), key: guided(key), value: value(tokens), heads: heads, mask: mask)
+        return projection(attended)
     }
 }
 

@@ -35,14 +35,7 @@ public final class MultiheadAttention: Module {
     /// `query` [B, L, E], `key`/`value` [B, S, E], optional additive `mask` [L, S] (e.g. −∞ above
     /// the diagonal for causal attention) → [B, L, E].
     public func callAsFunction(query: Tensor, key: Tensor, value: Tensor, mask: Tensor? = nil) -> Tensor {
-        let (b, l, e) = (query.shape[0], query.shape[1], query.shape[2])
-        let s = key.shape[1], d = e / heads
-        func split(_ x: Tensor, _ length: Int) -> Tensor { x.reshaped([b, length, heads, d]).permuted([0, 2, 1, 3]) }
-        let q = split(qProj(query), l) * Float(1 / Double(d).squareRoot())
-        let k = split(kProj(key), s), v = split(vProj(value), s)
-        var scores = Tensor.matmul(q, k, transposeB: true)
-        if let mask { scores = scores + mask }
-        let attended = Tensor.matmul(scores.softmax(dim: -1), v)
-        return outProj(attended.permuted([0, 2, 1, 3]).reshaped([b, l, e]))
+        let attended = Tensor.attention(query: qProj(query), key: kProj(key), value: vProj(value), heads: heads, mask: mask)
+        return outProj(attended)
     }
 }

@@ -26,11 +26,12 @@ public enum Parallel {
     }()
 
     /// Calls `body` on contiguous sub-ranges that cover `0..<count`, in parallel when the work is
-    /// large enough. `grain` is the smallest range worth a thread (in loop iterations).
+    /// large enough. `grain` is the smallest range worth a thread (in loop iterations). Called
+    /// from inside another `forEach` body, it runs inline: every core is already busy.
     @inlinable @inline(__always)
     public static func forEach(_ count: Int, grain: Int = 16_384, _ body: (Range<Int>) -> Void) {
         let chunks = Swift.min(threadCount, Swift.max(1, count / Swift.max(1, grain)))
-        if chunks <= 1 {
+        if chunks <= 1 || isInsideParallelRegion {
             if count > 0 { body(0..<count) }
             return
         }
@@ -39,10 +40,31 @@ public enum Parallel {
             DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
                 let start = count * chunk / chunks
                 let end = count * (chunk + 1) / chunks
-                if start < end { task.value(start..<end) }
+                guard start < end else { return }
+                let outer = pthread_getspecific(regionKey)
+                pthread_setspecific(regionKey, regionMarker)
+                task.value(start..<end)
+                pthread_setspecific(regionKey, outer)
             }
         }
     }
+
+    /// Whether the calling thread is running a ``forEach(_:grain:_:)`` body.
+    @inlinable
+    public static var isInsideParallelRegion: Bool { pthread_getspecific(regionKey) != nil }
+
+    /// The thread-specific key whose value is non-nil while a thread runs a `forEach` body.
+    @usableFromInline
+    static let regionKey: pthread_key_t = {
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key, nil)
+        precondition(status == 0, "Parallel: pthread_key_create failed (\(status))")
+        return key
+    }()
+
+    /// Any non-nil pointer, stored under ``regionKey``.
+    @usableFromInline
+    nonisolated(unsafe) static let regionMarker = UnsafeRawPointer(bitPattern: 1)
 }
 
 /// Hands a value to worker threads that the kernel guarantees not to race on.

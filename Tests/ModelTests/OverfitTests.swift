@@ -54,10 +54,6 @@ import Tensor
             let predicted = logits.argmax(axis: 1)
             return Double(zip(predicted, labels).filter { $0 == $1 }.count) / Double(labels.count)
         }
-        // Tiny GEMMs: OpenBLAS worker threads would only spin against the kernel threads.
-        let threads = BLAS.threadCount
-        BLAS.threadCount = 1
-        defer { BLAS.threadCount = threads }
         let before = accuracy()
         model.train()
         let start = Date()

@@ -28,7 +28,8 @@ func testValues(_ count: Int, seed: UInt64) -> [Float] {
         return c
     }
 
-    @Test(arguments: [(1, 1, 1), (7, 5, 3), (33, 65, 17), (64, 64, 128), (3, 200, 1)])
+    // The last two are split over threads: by rows, and by columns (n > 4m).
+    @Test(arguments: [(1, 1, 1), (7, 5, 3), (33, 65, 17), (64, 64, 128), (3, 200, 1), (150, 100, 200), (20, 400, 300)])
     func gemmMatchesNaiveProduct(shape: (Int, Int, Int)) {
         let (m, n, k) = shape
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -49,11 +50,31 @@ func testValues(_ count: Int, seed: UInt64) -> [Float] {
         #expect(c == [3, 6, 9, 12])
     }
 
-    @Test func threadCountCanBeSet() {
-        let before = BLAS.threadCount
-        BLAS.threadCount = 1
-        #expect(BLAS.threadCount == 1)
-        BLAS.threadCount = before
+    @Test func blocksAreAlignedAndCoverTheRange() {
+        #expect(BLAS.blockBounds(577, parts: 2, alignment: 16) == [0, 288, 577])
+        #expect(BLAS.blockBounds(20, parts: 4, alignment: 16) == [0, 16, 20])
+        #expect(BLAS.blockBounds(5, parts: 3, alignment: 16) == [0, 5])
         #expect(BLAS.configuration.contains("OpenBLAS"))
+    }
+
+    @Test(.enabled(if: Parallel.threadCount > 1, "needs more than one kernel thread"))
+    func nestedParallelLoopsRunInline() {
+        #expect(!Parallel.isInsideParallelRegion)
+        let inner = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+        defer { inner.deallocate() }
+        inner.initialize(repeating: -1, count: 2)
+        Parallel.forEach(2, grain: 1) { range in
+            for i in range {
+                // A nested loop must not hand work to other threads: one call covering everything.
+                var calls = 0
+                Parallel.forEach(100_000, grain: 1) { nested in
+                    calls += 1
+                    if nested != 0..<100_000 { calls += 1000 }
+                }
+                inner[i] = Parallel.isInsideParallelRegion ? calls : -2
+            }
+        }
+        #expect(inner[0] == 1 && inner[1] == 1)
+        #expect(!Parallel.isInsideParallelRegion)
     }
 }

@@ -32,6 +32,19 @@ import Tensor
         }
     }
 
+    @Test func attention() {
+        let q = randomInput([6, 5, 8], seed: 27), k = randomInput([6, 7, 8], seed: 28), v = randomInput([6, 7, 8], seed: 29)
+        let mask = randomInput([3, 5, 7], seed: 30, scale: 2)
+        checkGradients("attention", [q, k, v]) {
+            Tensor.attention(query: $0[0], key: $0[1], value: $0[2], heads: 2, scale: 0.7, mask: mask)
+        }
+        // Inference keeps no probabilities and runs per-worker scratch: the same numbers.
+        let recorded = Tensor.attention(query: q, key: k, value: v, heads: 4, mask: mask)
+        let inference = noGrad { Tensor.attention(query: q, key: k, value: v, heads: 4, mask: mask) }
+        #expect(recorded.requiresGrad && !inference.requiresGrad)
+        #expect(recorded.scalars == inference.scalars)
+    }
+
     @Test func poolingAndResampling() {
         let x = randomInput([2, 3, 6, 8], seed: 26)
         checkGradients("avg_pool2d", [x]) { $0[0].avgPool2d(kernel: 2) }

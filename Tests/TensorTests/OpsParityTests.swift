@@ -86,6 +86,8 @@ func runOp(_ c: OpCase, _ x: [String: Tensor]) -> Tensor {
     case "window_partition": return x["x"]!.windowPartition(size: a["size"]!.int)
     case "matmul": return Tensor.matmul(x["a"]!, x["b"]!)
     case "linear": return Tensor.linear(x["x"]!, weight: x["weight"]!, bias: x["bias"])
+    case "attention":
+        return Tensor.attention(query: x["q"]!, key: x["k"]!, value: x["v"]!, heads: a["heads"]!.int, mask: x["mask"])
     case "conv2d":
         let s = a["stride"]!.int, p = a["padding"]!.int, d = a["dilation"]!.int
         return Tensor.conv2d(x["x"]!, weight: x["weight"]!, bias: x["bias"], stride: (s, s), padding: (p, p),

@@ -42,6 +42,7 @@ enum OpsBenchmark {
             rows.append(BenchmarkRow(suite: "ops", name: "conv2d_3x3_128x96x96", ours: ours, baselineName: "sgemm lower bound",
                                      baseline: raw, flops: 2.0 * 128 * 1152 * 9216))
         }
+        rows += attentionRows(using: &generator)
         // Memory-bound kernels on 577×3072 activations: bytes read + written vs memcpy of the same bytes.
         let x = Tensor.normal([577 * 4, 3072], using: &generator)
         let bytes = Double(x.count * 8)
@@ -66,6 +67,46 @@ enum OpsBenchmark {
             }
             rows.append(BenchmarkRow(suite: "ops", name: "\(name)_2308x3072", ours: seconds, baselineName: "2× memcpy",
                                      baseline: copy4, bytes: 2 * bytes))
+        }
+        return rows
+    }
+
+    /// ViT-B/16 @384 self-attention (577 tokens, 12 heads of 64): the fused op against the same
+    /// computation composed of head-split copies, batched matmuls and a softmax, and against
+    /// `cblas_sgemm` on the op's FLOPs (two [577, 768]·[768, 577]-sized products).
+    private static func attentionRows(using generator: inout RandomGenerator) -> [BenchmarkRow] {
+        let (tokens, width, heads) = (577, 768, 12)
+        let d = width / heads
+        let (q, k, v) = (Tensor.normal([1, tokens, width], using: &generator), Tensor.normal([1, tokens, width], using: &generator),
+                         Tensor.normal([1, tokens, width], using: &generator))
+        func composed(_ q: Tensor, _ k: Tensor, _ v: Tensor) -> Tensor {
+            func split(_ x: Tensor) -> Tensor { x.reshaped([1, tokens, heads, d]).permuted([0, 2, 1, 3]) }
+            let scores = Tensor.matmul(split(q) * Float(1 / Double(d).squareRoot()), split(k), transposeB: true)
+            return Tensor.matmul(scores.softmax(dim: -1), split(v)).permuted([0, 2, 1, 3]).reshaped([1, tokens, width])
+        }
+        func fused(_ q: Tensor, _ k: Tensor, _ v: Tensor) -> Tensor { Tensor.attention(query: q, key: k, value: v, heads: heads) }
+        let flops = 4.0 * Double(tokens * tokens * width)
+        let scores = Tensor(uninitializedShape: [tokens, tokens])
+        let raw = medianSeconds {
+            for _ in 0..<2 {
+                BLAS.gemm(transposeB: true, m: tokens, n: tokens, k: width, a: q.pointer, lda: width, b: k.pointer, ldb: width,
+                          c: scores.pointer, ldc: tokens)
+            }
+        }
+        var rows: [BenchmarkRow] = []
+        for (name, op) in [("fused", fused), ("composed", composed)] as [(String, (Tensor, Tensor, Tensor) -> Tensor)] {
+            let forward = medianSeconds { _ = noGrad { op(q, k, v) } }
+            rows.append(BenchmarkRow(suite: "ops", name: "attention_\(name)_fwd_577x768_12h", ours: forward,
+                                     baselineName: "cblas_sgemm", baseline: raw, flops: flops))
+        }
+        for input in [q, k, v] { input.requiresGrad = true }
+        for (name, op) in [("fused", fused), ("composed", composed)] as [(String, (Tensor, Tensor, Tensor) -> Tensor)] {
+            let trainStep = medianSeconds {
+                for input in [q, k, v] { input.grad = nil }
+                op(q, k, v).sum().backward()
+            }
+            rows.append(BenchmarkRow(suite: "ops", name: "attention_\(name)_fwd_bwd_577x768_12h", ours: trainStep,
+                                     baselineName: "3x cblas_sgemm", baseline: raw * 3, flops: 3 * flops))
         }
         return rows
     }

@@ -41,14 +41,11 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object per measurement.")
     var json = false
 
-    @Option(help: "Threads for OpenBLAS and the engine's kernels (default: all cores).")
+    @Option(help: "Threads for the engine's kernels and GEMMs (default: all cores).")
     var threads: Int?
 
     func run() throws {
-        if let threads {
-            BLAS.threadCount = threads
-            Parallel.threadCount = threads
-        }
+        if let threads { Parallel.threadCount = threads }
         let world = try makeWorldCommunicator()
         let rows: [BenchmarkRow]
         switch suite {
@@ -70,7 +67,7 @@ struct Bench: ParsableCommand {
         }
         if world.isMain {
             if !json {
-                print("fgaseg-bench \(suite): \(world.size) rank(s), \(Parallel.threadCount) kernel threads, \(BLAS.threadCount) BLAS threads, \(BLAS.configuration)")
+                print("fgaseg-bench \(suite): \(world.size) rank(s), \(Parallel.threadCount) threads, \(BLAS.configuration)")
             }
             rows.forEach { print($0.printed(json: json)) }
         }

@@ -161,5 +161,26 @@ add_case("cross_entropy", "cross_entropy", {"x": logits, "target": labels.float(
          lambda x, target: F.cross_entropy(x, target.long(), ignore_index=255), grads=["x"])
 add_case("mse", "mse", {"a": logits, "b": rand(2, 5, 6, 6)}, lambda a, b: F.mse_loss(a, b))
 
+# Fused multi-head attention: [B, L, H*D] projections, heads interleaved by columns; the mask
+# [M, L, S] repeats over the batch with period M (shifted-window masks).
+def attention(query, key, value, heads, mask=None):
+    b, l, width = query.shape
+    s = key.shape[1]
+
+    def split(x, length):
+        return x.view(b, length, heads, width // heads).transpose(1, 2)
+
+    attn_mask = None if mask is None else mask.repeat(b // mask.shape[0], 1, 1)[:, None]
+    out = F.scaled_dot_product_attention(split(query, l), split(key, s), split(value, s), attn_mask=attn_mask)
+    return out.transpose(1, 2).reshape(b, l, width)
+
+
+add_case("attention", "attention", {"q": rand(2, 7, 12), "k": rand(2, 9, 12), "v": rand(2, 9, 12)},
+         lambda q, k, v: attention(q, k, v, 3), {"heads": 3})
+window_mask = torch.where(torch.rand(2, 6, 6) < 0.3, -100.0, 0.0)
+add_case("attention_masked", "attention",
+         {"q": rand(4, 6, 8, low=-3, high=3), "k": rand(4, 6, 8, low=-3, high=3), "v": rand(4, 6, 8), "mask": window_mask},
+         lambda q, k, v, mask: attention(q, k, v, 2, mask), {"heads": 2}, grads=["q", "k", "v"])
+
 save_file(tensors, "ops.safetensors", metadata={"cases": json.dumps(cases), "torch": torch.__version__})
 print(f"wrote {len(cases)} cases, {len(tensors)} tensors")
