@@ -205,6 +205,92 @@ void fga_abort(int code) {
     _Exit(code);
 }
 
+struct fga_shared_window_s {
+    MPI_Comm host;   /* the ranks of this host */
+    MPI_Comm across; /* the ranks with this rank's local rank, one per host */
+    MPI_Win window;
+    int local_size, hosts;
+    float **peers;
+};
+
+int fga_shared_window_create(size_t count, fga_shared_window *result, int *local_rank, int *local_size, int *hosts) {
+    if (!fga_mpi_is_initialized()) return FGA_ERR_NOT_INITIALIZED;
+    if (!result || !local_rank || !local_size || !hosts) return FGA_ERR_BAD_ARGUMENT;
+    int world_rank = 0, rc;
+    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    fga_shared_window w = (fga_shared_window)calloc(1, sizeof(struct fga_shared_window_s));
+    if (!w) return FGA_ERR_BAD_ARGUMENT;
+    w->host = w->across = MPI_COMM_NULL;
+    w->window = MPI_WIN_NULL;
+    int rank_on_host = 0;
+    if ((rc = MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world_rank, MPI_INFO_NULL, &w->host)) != MPI_SUCCESS)
+        goto fail;
+    MPI_Comm_rank(w->host, &rank_on_host);
+    MPI_Comm_size(w->host, &w->local_size);
+    if ((rc = MPI_Comm_split(MPI_COMM_WORLD, rank_on_host, world_rank, &w->across)) != MPI_SUCCESS) goto fail;
+    MPI_Comm_size(w->across, &w->hosts);
+    /* Every host must run the same number of ranks, or the per-rank segments would not line up. */
+    int smallest = w->local_size, largest = w->local_size;
+    if ((rc = MPI_Allreduce(MPI_IN_PLACE, &smallest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD)) != MPI_SUCCESS) goto fail;
+    if ((rc = MPI_Allreduce(MPI_IN_PLACE, &largest, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD)) != MPI_SUCCESS) goto fail;
+    if (smallest != largest) { rc = FGA_ERR_UNEVEN_NODES; goto fail; }
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "alloc_shared_noncontig", "true");
+    float *mine = NULL;
+    rc = MPI_Win_allocate_shared((MPI_Aint)(count * sizeof(float)), (int)sizeof(float), info, w->host, &mine, &w->window);
+    MPI_Info_free(&info);
+    if (rc != MPI_SUCCESS) goto fail;
+    MPI_Win_set_errhandler(w->window, MPI_ERRORS_RETURN);
+    w->peers = (float **)calloc((size_t)w->local_size, sizeof(float *));
+    if (!w->peers) { rc = FGA_ERR_BAD_ARGUMENT; goto fail; }
+    for (int peer = 0; peer < w->local_size; peer++) {
+        MPI_Aint bytes = 0;
+        int unit = 0;
+        if ((rc = MPI_Win_shared_query(w->window, peer, &bytes, &unit, &w->peers[peer])) != MPI_SUCCESS) goto fail;
+    }
+    /* One passive-target epoch for the window's lifetime; MPI_Win_sync orders the accesses. */
+    if ((rc = MPI_Win_lock_all(MPI_MODE_NOCHECK, w->window)) != MPI_SUCCESS) goto fail;
+    *local_rank = rank_on_host;
+    *local_size = w->local_size;
+    *hosts = w->hosts;
+    *result = w;
+    return MPI_SUCCESS;
+fail:
+    if (w->window != MPI_WIN_NULL) MPI_Win_free(&w->window);
+    if (w->across != MPI_COMM_NULL) MPI_Comm_free(&w->across);
+    if (w->host != MPI_COMM_NULL) MPI_Comm_free(&w->host);
+    free(w->peers);
+    free(w);
+    return rc;
+}
+
+float *fga_shared_window_peer(fga_shared_window window, int local_rank) {
+    if (!window || local_rank < 0 || local_rank >= window->local_size) return NULL;
+    return window->peers[local_rank];
+}
+
+int fga_shared_window_synchronize(fga_shared_window window) {
+    if (!window) return FGA_ERR_BAD_ARGUMENT;
+    int rc = MPI_Win_sync(window->window);
+    if (rc == MPI_SUCCESS) rc = MPI_Barrier(window->host);
+    if (rc == MPI_SUCCESS) rc = MPI_Win_sync(window->window);
+    return rc;
+}
+
+int fga_shared_window_allreduce_across_hosts(fga_shared_window window, float *buffer, size_t count) {
+    if (!window || (count > 0 && !buffer)) return FGA_ERR_BAD_ARGUMENT;
+    if (window->hosts == 1) return MPI_SUCCESS;
+    do {
+        int chunk = count > (size_t)INT_MAX ? INT_MAX : (int)count;
+        int rc = MPI_Allreduce(MPI_IN_PLACE, buffer, chunk, MPI_FLOAT, MPI_SUM, window->across);
+        if (rc != MPI_SUCCESS) return rc;
+        buffer += chunk;
+        count -= (size_t)chunk;
+    } while (count > 0);
+    return MPI_SUCCESS;
+}
+
 void fga_error_string(int code, char *buffer, size_t capacity) {
     if (capacity == 0) return;
     switch (code) {
@@ -212,6 +298,7 @@ void fga_error_string(int code, char *buffer, size_t capacity) {
     case FGA_ERR_BAD_ARGUMENT: snprintf(buffer, capacity, "invalid argument"); return;
     case FGA_ERR_TOO_LARGE: snprintf(buffer, capacity, "count exceeds INT_MAX for a single MPI call"); return;
     case FGA_ERR_REQUEST_BUSY: snprintf(buffer, capacity, "request already has an operation outstanding"); return;
+    case FGA_ERR_UNEVEN_NODES: snprintf(buffer, capacity, "hosts run different numbers of ranks"); return;
     default: break;
     }
     char text[MPI_MAX_ERROR_STRING];

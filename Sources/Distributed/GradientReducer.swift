@@ -1,3 +1,4 @@
+import CMPIShim
 import Foundation
 import NN
 import Tensor
@@ -12,6 +13,9 @@ import Tensor
 /// every bucket and divides by the number of ranks (through `FlatParameters.gradientScale`). With overlap off, ``finish()`` all-reduces the
 /// buckets one after another once backward is done — faster on a single node whose cores are
 /// all busy computing, where shared-memory reduction competes with backward for the CPU.
+/// Without overlap, the reduction by default goes through memory the ranks of a host share
+/// (``SharedMemoryAllReduce``, hierarchical across hosts): the gradient buffer itself moves into
+/// that memory, and the whole buffer is reduced at once.
 /// Frozen parameters are not in the flat buffer, so their gradients are never sent. No memory is
 /// allocated per step.
 public final class GradientReducer {
@@ -23,12 +27,24 @@ public final class GradientReducer {
         case off
     }
 
+    /// How gradients travel.
+    public enum Transport: String, Sendable, CaseIterable {
+        /// Shared memory when not overlapping and running under MPI, else MPI messages.
+        case auto
+        /// ``SharedMemoryAllReduce`` (not with overlap).
+        case shared
+        /// Bucketed `MPI_Allreduce` / `MPI_Iallreduce`.
+        case mpi
+    }
+
     public let communicator: any Communicator
     public let parameters: FlatParameters
     /// The flat-buffer range of every bucket, in launch order.
     public let buckets: [Range<Int>]
     /// Whether all-reduces start during backward.
     public let overlaps: Bool
+    /// The shared-memory reduction, when that is the transport in use.
+    public let sharedMemory: SharedMemoryAllReduce?
     /// False during the micro-batches of gradient accumulation that are not the last: gradients
     /// then only accumulate locally and nothing is sent (DDP's `no_sync`).
     public var isSynchronizing = true
@@ -46,8 +62,11 @@ public final class GradientReducer {
     /// - Parameters:
     ///   - bucketBytes: target bucket size (default 25 MB, as DDP).
     ///   - overlap: the overlap policy; `.auto` asks every rank for its host name.
+    ///   - transport: `.auto` and `.shared` move `parameters`' gradient buffer into shared memory
+    ///     when the ranks run under MPI and do not overlap; `.auto` falls back to MPI messages when
+    ///     hosts run different numbers of ranks.
     public init(parameters: FlatParameters, communicator: any Communicator, bucketBytes: Int = 25_000_000,
-                overlap: OverlapPolicy = .auto) throws {
+                overlap: OverlapPolicy = .auto, transport: Transport = .auto) throws {
         self.parameters = parameters
         self.communicator = communicator
         var buckets: [Range<Int>] = []
@@ -79,6 +98,26 @@ public final class GradientReducer {
         case .off: overlaps = false
         case .auto: overlaps = try Self.spansSeveralHosts(communicator)
         }
+        sharedMemory = try Self.sharedMemoryReduction(for: parameters, communicator: communicator, overlaps: overlaps,
+                                                      transport: transport)
+    }
+
+    /// The shared-memory reduction that `transport` asks for, with the gradients moved into it.
+    private static func sharedMemoryReduction(for parameters: FlatParameters, communicator: any Communicator,
+                                              overlaps: Bool, transport: Transport) throws -> SharedMemoryAllReduce? {
+        if transport == .shared && overlaps {
+            throw DistributedError(call: "gradient reducer", code: -2,
+                                   message: "the shared-memory transport reduces after backward; it cannot be combined with overlap")
+        }
+        guard transport != .mpi, !overlaps, communicator.size > 1, let mpi = communicator as? MPICommunicator else { return nil }
+        let reduction: SharedMemoryAllReduce
+        do {
+            reduction = try SharedMemoryAllReduce(communicator: mpi, count: parameters.count)
+        } catch let error as DistributedError where transport == .auto && error.code == Int32(FGA_ERR_UNEVEN_NODES) {
+            return nil
+        }
+        parameters.moveGradients(to: reduction.buffer)
+        return reduction
     }
 
     /// True when the ranks run on more than one host.
@@ -125,7 +164,9 @@ public final class GradientReducer {
         if let deferredError { throw deferredError }
         guard isSynchronizing, communicator.size > 1 else { return }
         let began = DispatchTime.now().uptimeNanoseconds
-        if overlaps {
+        if let sharedMemory {
+            try sharedMemory.allReduce()
+        } else if overlaps {
             while nextBucketToStart < buckets.count {
                 try start(nextBucketToStart)
                 nextBucketToStart += 1

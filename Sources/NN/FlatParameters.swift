@@ -13,7 +13,7 @@ public final class FlatParameters {
     }
 
     public let values: Tensor
-    public let gradients: Tensor
+    public private(set) var gradients: Tensor
     /// The true gradient is `gradients × gradientScale`. Averaging over ranks and gradient
     /// clipping change this factor instead of rewriting the buffer; the optimisers apply it as
     /// they read. ``zeroGradients()`` resets it to 1.
@@ -37,6 +37,18 @@ public final class FlatParameters {
         }
         self.entries = entries
         tensors = trainable.map(\.tensor)
+    }
+
+    /// Moves the gradient buffer to `destination` [count] (e.g. memory shared with the other
+    /// ranks of a host, which the gradient all-reduce reads directly), keeping its values; every
+    /// parameter's `.grad` becomes a window of it.
+    public func moveGradients(to destination: Tensor) {
+        precondition(destination.shape == [count], "moveGradients: destination \(destination.shape) is not [\(count)]")
+        destination.pointer.update(from: gradients.pointer, count: count)
+        for (entry, tensor) in zip(entries, tensors) {
+            tensor.grad = Tensor(window: destination, offset: entry.offset, shape: tensor.shape)
+        }
+        gradients = destination
     }
 
     /// Number of trainable floats.

@@ -59,6 +59,12 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         self.init(shape: shape, storage: TensorStorage(window: base.storage, offset: offset, count: shape.reduce(1, *)))
     }
 
+    /// A tensor over `shape.product` floats at `pointer` that `owner` allocated and keeps valid for
+    /// as long as it lives (this tensor keeps `owner` alive). Nothing is copied or freed.
+    public convenience init(borrowing pointer: UnsafeMutablePointer<Float>, shape: [Int], owner: AnyObject) {
+        self.init(shape: shape, storage: TensorStorage(borrowing: pointer, count: shape.reduce(1, *), owner: owner))
+    }
+
     /// Copies the values into `flat` at `offset` and makes this tensor a window of it from then
     /// on (the flat parameter/gradient buffers of the optimiser and the gradient reducer).
     public func rebind(to flat: Tensor, offset: Int) {

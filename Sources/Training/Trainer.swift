@@ -110,7 +110,11 @@ public final class Trainer {
         guard let overlap = GradientReducer.OverlapPolicy(rawValue: c.distributed.overlap) else {
             throw IOError("config", "distributed.overlap '\(c.distributed.overlap)' is not auto, on or off")
         }
-        let reducer = try GradientReducer(parameters: flat, communicator: world, bucketBytes: c.distributed.bucketMb * 1_000_000, overlap: overlap)
+        guard let transport = GradientReducer.Transport(rawValue: c.distributed.transport) else {
+            throw IOError("config", "distributed.transport '\(c.distributed.transport)' is not auto, shared or mpi")
+        }
+        let reducer = try GradientReducer(parameters: flat, communicator: world, bucketBytes: c.distributed.bucketMb * 1_000_000,
+                                          overlap: overlap, transport: transport)
         let watchdog = CollectiveWatchdog(communicator: world, timeout: c.distributed.watchdogSeconds)
         let prompts = ModelBuilder.prompts(trainSource.classNames, tokenizer: tokenizer, template: c.model.promptTemplate) { [world, log] in
             if world.isMain { log("warning: \($0)") }

@@ -114,6 +114,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         public var bucketMb = 25
         /// `auto` (overlap only when ranks span several hosts), `on` or `off`.
         public var overlap = "auto"
+        /// How gradients travel: `shared` (memory shared by the ranks of each host, hierarchical
+        /// across hosts; not with overlap), `mpi` (bucketed MPI all-reduces) or `auto` (shared
+        /// unless overlapping).
+        public var transport = "auto"
         /// Compare replica checksums every this many iterations (0 = only at start-up).
         public var verifyEvery = 0
         /// Abort the job when a collective takes longer than this (seconds).

@@ -43,12 +43,14 @@ struct Updater {
 /// Trains `steps` steps data-parallel: each rank takes `microBatches` samples per step (the
 /// last one synchronises), and returns the trained model.
 func trainDataParallel(_ world: any Communicator, optimizer: OptimizerKind, overlap: GradientReducer.OverlapPolicy,
-                       microBatches: Int, steps: Int, failAtStep: Int? = nil, failure: (() throws -> Void)? = nil) throws -> TinyClassifier {
+                       transport: GradientReducer.Transport = .auto, microBatches: Int, steps: Int, failAtStep: Int? = nil,
+                       failure: (() throws -> Void)? = nil) throws -> TinyClassifier {
     let model = TinyClassifier(seed: UInt64(42 + world.rank))  // deliberately different: broadcast must fix it
     try Replicas.broadcastFromRoot(model, communicator: world)
     try Replicas.verify(model, communicator: world, step: 0)
     let flat = FlatParameters(model)
-    let reducer = try GradientReducer(parameters: flat, communicator: world, bucketBytes: 512, overlap: overlap)
+    let reducer = try GradientReducer(parameters: flat, communicator: world, bucketBytes: 512, overlap: overlap,
+                                      transport: transport)
     let updater = Updater(optimizer, flat)
     for step in 0..<steps {
         if step == failAtStep, let failure { try failure() }
@@ -92,14 +94,16 @@ func maxDifference(_ a: Module, _ b: Module) -> Float {
 
 func runDataParallelChecks(_ world: any Communicator, _ checks: Checks) throws {
     for optimizer in OptimizerKind.allCases {
-        for overlap in [GradientReducer.OverlapPolicy.off, .on] {
+        let paths: [(GradientReducer.OverlapPolicy, GradientReducer.Transport)] = [(.off, .shared), (.off, .mpi), (.on, .mpi)]
+        for (overlap, transport) in paths {
             for microBatches in [1, 2] {
-                let trained = try trainDataParallel(world, optimizer: optimizer, overlap: overlap, microBatches: microBatches, steps: 5)
+                let trained = try trainDataParallel(world, optimizer: optimizer, overlap: overlap, transport: transport,
+                                                    microBatches: microBatches, steps: 5)
                 let reference = trainReference(size: world.size, optimizer: optimizer, microBatches: microBatches, steps: 5)
                 let difference = maxDifference(trained, reference)
                 let bound: Float = optimizer == .sgd ? 1e-6 : 1e-5
                 checks.expect(difference <= bound,
-                              "\(optimizer) overlap=\(overlap) accumulate=\(microBatches): max |Δparam| \(difference) vs single process > \(bound)")
+                              "\(optimizer) overlap=\(overlap) transport=\(transport) accumulate=\(microBatches): max |Δparam| \(difference) vs single process > \(bound)")
                 // Replicas stay identical, and a perturbed replica is detected on every rank.
                 do {
                     try Replicas.verify(trained, communicator: world, step: 5)

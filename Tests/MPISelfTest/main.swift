@@ -1,6 +1,6 @@
 // Multi-rank self-test of the Distributed layer, run by ci/mpi-tests under `mpirun -n 1, 2, 4`.
 //
-//   fgaseg-mpi-selftest collectives   all-reduce/broadcast/all-gather/non-blocking checks
+//   fgaseg-mpi-selftest collectives   all-reduce/broadcast/all-gather/non-blocking/shared-memory checks
 //   fgaseg-mpi-selftest abort         the last rank throws; the job must end (non-zero) at once
 //   fgaseg-mpi-selftest die           the last rank kills itself with SIGKILL; likewise
 //   fgaseg-mpi-selftest ddp           data-parallel training equals single-process training;
@@ -94,6 +94,24 @@ func checkBroadcastAndGather(on world: any Communicator, _ checks: Checks) throw
     checks.expect(all == expected, "all-gather of 1000 doubles per rank")
 }
 
+/// The host-shared-memory all-reduce: exact sums, for counts that do not divide evenly over the
+/// ranks (and fewer floats than ranks), repeated on the same window.
+func checkSharedMemoryAllReduce(on world: any Communicator, _ checks: Checks) throws {
+    guard let mpi = world as? MPICommunicator else { return }
+    for count in [3, 1001, 3_000_017] {
+        let reduction = try SharedMemoryAllReduce(communicator: mpi, count: count)
+        checks.expect(reduction.localSize == world.size && reduction.hosts == 1,
+                      "one host: local size \(reduction.localSize) of \(world.size), \(reduction.hosts) host(s)")
+        let buffer = reduction.buffer.pointer
+        for round in 0..<2 {
+            for i in 0..<count { buffer[i] = Float(contribution(i + round, rank: world.rank)) }
+            try reduction.allReduce()
+            let wrong = (0..<count).first { buffer[$0] != Float(expectedSum($0 + round, size: world.size)) }
+            checks.expect(wrong == nil, "shared-memory all-reduce of \(count) floats, round \(round): index \(wrong ?? -1) is \(wrong.map { buffer[$0] } ?? 0)")
+        }
+    }
+}
+
 func runCollectives(_ world: any Communicator) throws -> Int32 {
     let checks = Checks(rank: world.rank)
     try checkAllReduce(Float.self, convert: { Float($0) }, on: world, checks)
@@ -101,6 +119,7 @@ func runCollectives(_ world: any Communicator) throws -> Int32 {
     try checkAllReduce(Int64.self, convert: { Int64($0) }, on: world, checks)
     try checkNonBlocking(on: world, checks)
     try checkBroadcastAndGather(on: world, checks)
+    try checkSharedMemoryAllReduce(on: world, checks)
     try world.barrier()
     checks.expect(world.size == Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] ?? "1"),
                   "world size \(world.size) matches the launcher")

@@ -1,6 +1,7 @@
 // A plain-C face of Open MPI for Swift. No MPI header, macro or handle appears here: data types,
 // operations and requests are this header's own, and every call returns 0 or an error code whose
-// text fga_error_string() gives. Only MPI_COMM_WORLD is used.
+// text fga_error_string() gives. Collectives run on MPI_COMM_WORLD, except those of a node-shared
+// window, which run on the communicators it derives from MPI_COMM_WORLD.
 #ifndef FGASEG_CMPISHIM_H
 #define FGASEG_CMPISHIM_H
 
@@ -23,6 +24,7 @@ enum {
     FGA_ERR_BAD_ARGUMENT = -2,
     FGA_ERR_TOO_LARGE = -3,
     FGA_ERR_REQUEST_BUSY = -4,
+    FGA_ERR_UNEVEN_NODES = -5,
 };
 
 /// A reusable handle for one outstanding non-blocking operation.
@@ -64,6 +66,23 @@ int fga_allgather_bytes(const void *send, size_t nbytes, void *receive);
 int fga_barrier(void);
 /// Ends every process of the job with `code` (MPI_Abort on MPI_COMM_WORLD); never returns.
 void fga_abort(int code);
+
+/// Memory shared by the ranks of each host (an MPI-3 shared window) plus the communicators of a
+/// hierarchical reduction: one over the ranks of this host, one over the ranks with the same
+/// local rank on every host. It lives until MPI_Finalize.
+typedef struct fga_shared_window_s *fga_shared_window;
+
+/// Collective over all ranks: allocates `count` floats per rank in memory shared by the ranks of
+/// each host. `local_rank`/`local_size` receive this rank's place on its host and `hosts` the
+/// number of hosts. Fails with FGA_ERR_UNEVEN_NODES when hosts run different numbers of ranks.
+int fga_shared_window_create(size_t count, fga_shared_window *window, int *local_rank, int *local_size, int *hosts);
+/// The floats of local rank `local_rank` (directly addressable by every rank on the host).
+float *fga_shared_window_peer(fga_shared_window window, int local_rank);
+/// Memory fence + barrier over the host's ranks + fence: writes before it are visible after it.
+int fga_shared_window_synchronize(fga_shared_window window);
+/// In-place float sum of `count` floats over the ranks with this rank's local rank on every host
+/// (a no-op on one host).
+int fga_shared_window_allreduce_across_hosts(fga_shared_window window, float *buffer, size_t count);
 
 /// Text of an error code returned by this shim (MPI's message for MPI codes).
 void fga_error_string(int code, char *buffer, size_t capacity);

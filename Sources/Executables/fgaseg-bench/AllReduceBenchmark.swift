@@ -3,8 +3,9 @@ import Foundation
 import NN
 import Tensor
 
-/// `fgaseg-bench allreduce` (under mpirun): the GradientReducer against one raw MPI_Allreduce of
-/// the same buffer, and a simulated backward with and without overlap.
+/// `fgaseg-bench allreduce` (under mpirun): the GradientReducer's two transports (bucketed MPI
+/// messages, and the host-shared-memory reduction) against one raw MPI_Allreduce of the same
+/// buffer, and a simulated backward with and without overlap.
 enum AllReduceBenchmark {
     /// A module whose trainable parameters total `floats`, in ViT-sized pieces (768×768).
     final class GradientSizedModule: Module {
@@ -37,7 +38,8 @@ enum AllReduceBenchmark {
                 return try world.allReduce(seconds, .max)
             }
             let raw = try timed { try world.allReduce(whole, .sum) }
-            let serial = try GradientReducer(parameters: flat, communicator: world, bucketBytes: bucketBytes, overlap: .off)
+            let serial = try GradientReducer(parameters: flat, communicator: world, bucketBytes: bucketBytes, overlap: .off,
+                                             transport: .mpi)
             let bucketed = try timed { serial.prepareForBackward(); try serial.finish() }
             rows.append(BenchmarkRow(suite: "allreduce", name: "bucketed_\(bucketBytes / 1_000_000)MB_\(label)", ours: bucketed,
                                      baselineName: "MPI_Allreduce (one call)", baseline: raw, bytes: Double(floats * 4)))
@@ -54,7 +56,8 @@ enum AllReduceBenchmark {
             }
             let computeOnly = try timed { compute(flat) { _ in } }
             let sequential = try timed { serial.prepareForBackward(); compute(flat, serial.gradientReady); try serial.finish() }
-            let overlapped = try GradientReducer(parameters: flat, communicator: world, bucketBytes: bucketBytes, overlap: .on)
+            let overlapped = try GradientReducer(parameters: flat, communicator: world, bucketBytes: bucketBytes, overlap: .on,
+                                                 transport: .mpi)
             let overlapping = try timed { overlapped.prepareForBackward(); compute(flat, overlapped.gradientReady); try overlapped.finish() }
             rows.append(BenchmarkRow(suite: "allreduce", name: "step_overlap_on_\(label)", ours: overlapping,
                                      baselineName: "overlap off", baseline: sequential))
@@ -62,6 +65,16 @@ enum AllReduceBenchmark {
             if world.isMain {
                 print(String(format: "  %@: backward alone %.1f ms, + reduce after %.1f ms, overlapped %.1f ms: %.0f%% of communication hidden",
                              label as NSString, computeOnly * 1e3, sequential * 1e3, overlapping * 1e3, hidden * 100))
+            }
+            // Last, because it moves the gradient buffer into the shared window.
+            if world.size > 1 {
+                let shared = try GradientReducer(parameters: flat, communicator: world, overlap: .off, transport: .shared)
+                let sharedSeconds = try timed { shared.prepareForBackward(); try shared.finish() }
+                rows.append(BenchmarkRow(suite: "allreduce", name: "shared_memory_\(label)", ours: sharedSeconds,
+                                         baselineName: "MPI_Allreduce (one call)", baseline: raw, bytes: Double(floats * 4)))
+                let step = try timed { shared.prepareForBackward(); compute(flat, shared.gradientReady); try shared.finish() }
+                rows.append(BenchmarkRow(suite: "allreduce", name: "step_shared_memory_\(label)", ours: step,
+                                         baselineName: "MPI reduce after backward", baseline: sequential))
             }
         }
         return rows
