@@ -1,4 +1,3 @@
-import Foundation
 import Tensor
 
 /// Multi-head scaled dot-product attention with separate q/k/v projections (each [E, E] with a

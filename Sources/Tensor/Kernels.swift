@@ -36,9 +36,8 @@ public enum Kernels {
         }
     }
 
-    /// Sum of `count` floats with 8 interleaved accumulators (vectorisable, fixed order).
-    @inlinable
     /// The largest of `count` (≥ 1) floats, in eight SIMD lanes (a scalar max reduction does not vectorise).
+    @inlinable
     public static func maximum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
         var result = -Float.infinity
         var i = 0
@@ -74,6 +73,8 @@ public enum Kernels {
         return total
     }
 
+    /// Sum of `count` floats with 8 interleaved accumulators (vectorisable, fixed order).
+    @inlinable
     public static func sum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
         var lanes = SIMD8<Float>()
         var i = 0
