@@ -118,8 +118,11 @@ public final class FGAsegModel: Module {
     /// followed by `backward()`, up to summation order). Only one chunk's decoder activations are
     /// alive at a time, and the spatial aggregation keeps no activations but recomputes them in
     /// backward chunk by chunk, which bounds the memory of large vocabularies. Gradients accumulate into
-    /// the parameters' `.grad`; returns the loss values.
-    public func chunkedTrainingStep(_ images: Tensor, classes: Tensor, labels: [Int32], size: Int, classChunk: Int)
+    /// the parameters' `.grad`; returns the loss values. `leafGradientReady` is called once per
+    /// parameter when its gradient is final (the per-class decoder's during the last chunk's
+    /// backward, the others during the final backward), as `backward(leafGradientReady:)` does.
+    public func chunkedTrainingStep(_ images: Tensor, classes: Tensor, labels: [Int32], size: Int, classChunk: Int,
+                                    leafGradientReady: ((Tensor) -> Void)? = nil)
         -> (segmentation: Float, textToPixel: Float, total: Float) {
         precondition(isTraining, "chunkedTrainingStep needs training mode")
         let (image, guidance, text) = imagePath(images, classes: classes)
@@ -150,7 +153,8 @@ public final class FGAsegModel: Module {
             }
             segmentation += chunkSegmentation.item
             total += chunkTotal.item
-            chunkTotal.backward()
+            // The per-class decoder's parameters are final after the last chunk.
+            chunkTotal.backward(leafGradientReady: start + count == t ? leafGradientReady : nil)
             start += count
         }
         // Everything upstream of the per-class decoder: the T2P and first rejection-head losses, plus
@@ -167,7 +171,7 @@ public final class FGAsegModel: Module {
         for (original, leaf) in zip([aggregated.cost, aggregated.local] + aggregated.guides, [cost, local] + guides) {
             if let gradient = leaf.grad { upstream = upstream + (original * gradient).sum() }
         }
-        upstream.backward()
+        upstream.backward(leafGradientReady: leafGradientReady)
         return (segmentation, t2p.item, total + carriedTotal)
     }
 

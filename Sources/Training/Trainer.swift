@@ -205,7 +205,7 @@ public final class Trainer {
         let size = configuration.data.cropSize
         if configuration.model.classChunk > 0 {
             return model.chunkedTrainingStep(batch.images, classes: classes, labels: batch.labels, size: size,
-                                             classChunk: configuration.model.classChunk)
+                                             classChunk: configuration.model.classChunk, leafGradientReady: reducer.gradientReady)
         }
         let losses = model.losses(model(batch.images, classes: classes), labels: batch.labels, size: size)
         let values = (losses.segmentation.item, losses.textToPixel.item, losses.total.item)
