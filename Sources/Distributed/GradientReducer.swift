@@ -106,7 +106,7 @@ public final class GradientReducer {
     private static func sharedMemoryReduction(for parameters: FlatParameters, communicator: any Communicator,
                                               overlaps: Bool, transport: Transport) throws -> SharedMemoryAllReduce? {
         if transport == .shared && overlaps {
-            throw DistributedError(call: "gradient reducer", code: -2,
+            throw DistributedError(call: "gradient reducer", code: Int32(FGA_ERR_BAD_ARGUMENT),
                                    message: "the shared-memory transport reduces after backward; it cannot be combined with overlap")
         }
         guard transport != .mpi, !overlaps, communicator.size > 1, let mpi = communicator as? MPICommunicator else { return nil }

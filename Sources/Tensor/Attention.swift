@@ -82,11 +82,7 @@ extension Tensor {
                     guard let scores else { continue }
                     // dP = dO_h · V_hᵀ, then the softmax chain rule dS = P ⊙ (dP − Σ_j dP⊙P) in place.
                     BLAS.gemm(transposeB: true, m: l, n: s, k: d, a: gRows, lda: width, b: vRows, ldb: width, c: scores, ldc: s)
-                    for row in 0..<l {
-                        let (ps, ds) = (p + row * s, scores + row * s)
-                        let dot = Kernels.dot(ds, ps, s)
-                        for j in 0..<s { ds[j] = ps[j] * (ds[j] - dot) }
-                    }
+                    for row in 0..<l { Kernels.softmaxGradient(p + row * s, scores + row * s, scores + row * s, s) }
                     if let dq {
                         // dQ_h = scale · dS · K_h
                         BLAS.gemm(m: l, n: d, k: s, alpha: logitScale, a: scores, lda: s, b: kRows, ldb: width,
@@ -111,9 +107,7 @@ extension Tensor {
                 let bias = mask + row * columns
                 for j in 0..<columns { line[j] += bias[j] }
             }
-            let maximum = Kernels.maximum(line, columns)
-            for j in 0..<columns { line[j] = FastMath.exp(line[j] - maximum) }
-            let scale = 1 / Kernels.sum(line, columns)
+            let scale = 1 / Kernels.shiftedExponentials(line, line, columns).total
             for j in 0..<columns { line[j] *= scale }
         }
     }

@@ -73,6 +73,25 @@ public enum Kernels {
         return total
     }
 
+    /// `y[i] = exp(x[i] − max(x))` for `count` (≥ 1) floats, the shared first half of softmax and
+    /// log-softmax; returns the maximum and Σ y. `y` may be `x`.
+    @inlinable
+    public static func shiftedExponentials(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int)
+        -> (maximum: Float, total: Float) {
+        let maximum = Kernels.maximum(x, count)
+        for i in 0..<count { y[i] = FastMath.exp(x[i] - maximum) }
+        return (maximum, Kernels.sum(y, count))
+    }
+
+    /// The softmax chain rule for one row: `dx = y ⊙ (g − Σ g⊙y)` for probabilities `y` [count]
+    /// and upstream gradient `g` [count]. `dx` may be `g`.
+    @inlinable
+    public static func softmaxGradient(_ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                                       _ count: Int) {
+        let dot = Kernels.dot(g, y, count)
+        for i in 0..<count { dx[i] = y[i] * (g[i] - dot) }
+    }
+
     /// Sum of `count` floats with 8 interleaved accumulators (vectorisable, fixed order).
     @inlinable
     public static func sum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {

@@ -28,9 +28,7 @@ extension Tensor {
         Parallel.forEach(rows, grain: Swift.max(1, 8192 / Swift.max(n, 1))) { range in
             for row in range {
                 let xs = x + row * n, ys = y + row * n
-                let maximum = Kernels.maximum(xs, n)
-                for i in 0..<n { ys[i] = FastMath.exp(xs[i] - maximum) }
-                let total = Kernels.sum(ys, n)
+                let (maximum, total) = Kernels.shiftedExponentials(xs, ys, n)
                 if log {
                     let logTotal = Foundation.log(total) + maximum
                     for i in 0..<n { ys[i] = xs[i] - logTotal }
@@ -52,9 +50,7 @@ extension Tensor {
                         let total = Kernels.sum(gs, n)
                         for i in 0..<n { ds[i] = gs[i] - FastMath.exp(ys[i]) * total }
                     } else {
-                        // dx = y ⊙ (g - Σ g⊙y)
-                        let dot = Kernels.dot(gs, ys, n)
-                        for i in 0..<n { ds[i] = ys[i] * (gs[i] - dot) }
+                        Kernels.softmaxGradient(ys, gs, ds, n)
                     }
                 }
             }
