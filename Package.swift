@@ -8,18 +8,34 @@
 //   NN                           modules, layers, AdamW, flat parameter buffers
 //   IO                           HDF5 files, JPEG/PNG codecs, safetensors, gzip     (CHDF5 CJPEG CPNG CZLib)
 //   CLIP                         tokenizer, text and vision transformers, HF weights
-//   Data                         class-name lists (datasets, shards, loader: to come)
+//   Data                         class names, datasets, shards, augmentation, the training loader
 //   Model                        FGAseg modules: P2Tformer, GCS/LCS costs, spatial and class aggregation
 //   Distributed                  Communicator (MPI | single process), GradientReducer (CMPIShim)
 //
 // How the native libraries are found: every system library is a `systemLibrary` target with a
 // pkg-config name (Debian: `ompi`, `openblas`, `hdf5`), so plain `swift build` from a clean clone
-// gets the include and link flags without unsafeFlags. Each module map also names a library that
+// gets the include and link flags without search-path flags. Each module map also names a library that
 // is on the default linker path and each shim header falls back to Debian's include symlinks, so
 // the build still works where pkg-config is missing (SwiftPM then only warns). libjpeg and libpng
 // need no search paths on Debian and are used from small C targets that keep their setjmp/longjmp
 // error handling on the C side.
+//
+// Code generation: left alone, swiftc targets baseline x86-64 (SSE2), so every Swift kernel
+// (softmax, layer norm, activations, resampling, the loader's colour maths) runs 4 lanes wide.
+// On x86_64 hosts every Swift target is built for Haswell-class CPUs (AVX2, FMA, BMI2: every
+// x86 server CPU since 2013). FGASEG_TARGET_CPU overrides it (`native`, `znver3`, or `x86-64`
+// for older CPUs; empty for the compiler's default); run `swift package clean` after changing it.
+import Foundation
 import PackageDescription
+
+let targetCPU: String? = {
+    if let requested = ProcessInfo.processInfo.environment["FGASEG_TARGET_CPU"] { return requested.isEmpty ? nil : requested }
+    #if arch(x86_64)
+    return "haswell"
+    #else
+    return nil
+    #endif
+}()
 
 let package = Package(
     name: "FGASeg",
@@ -97,3 +113,11 @@ let package = Package(
                           path: "Tests/MPISelfTest"),
     ]
 )
+
+// The code-generation flag on every Swift target (the C shims keep the compiler's defaults).
+let cTargets: Set = ["CMPIShim", "CJPEG", "CPNG", "CTIFF"]
+if let targetCPU {
+    for target in package.targets where target.type != .system && !cTargets.contains(target.name) {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-target-cpu", targetCPU])]
+    }
+}

@@ -45,7 +45,9 @@ public enum Kernels {
             var lanes = UnsafeRawPointer(x).loadUnaligned(as: SIMD8<Float>.self)
             i = 8
             while i + 8 <= count {
-                lanes = pointwiseMax(lanes, UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
+                // A compare-and-blend (one `vmaxps`-like step); `pointwiseMax` compiles to a per-lane loop.
+                let next = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+                lanes.replace(with: next, where: next .> lanes)
                 i += 8
             }
             result = lanes.max()

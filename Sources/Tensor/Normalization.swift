@@ -3,48 +3,70 @@
 extension Tensor {
     /// LayerNorm over the last dimension: `(x - mean) / sqrt(var + eps) · weight + bias`, with the
     /// biased variance (PyTorch). `weight` and `bias` are [last dimension] or nil.
+    ///
+    /// One pass per row writes the affine result (and, when backward will need it, the normalised
+    /// x̂); backward folds `g · weight` into the normalisation's chain rule.
+    /// - Parameter self: [..., N].
+    /// - Returns: [..., N].
     public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
         let n = shape.last ?? 1
         for p in [weight, bias].compactMap({ $0 }) where p.shape != [n] {
             fatalError("layer_norm: parameter of shape \(p.shape) for input \(shape) (expected [\(n)])")
         }
         let rows = count / Swift.max(n, 1)
-        let normalized = Tensor(uninitializedShape: shape)
+        let recording = GradientMode.isEnabled && (requiresGrad || weight?.requiresGrad == true || bias?.requiresGrad == true)
+        let out = Tensor(uninitializedShape: shape)
+        // x̂ is kept for backward; without one (or without an affine step) it is the output itself.
+        let normalized = recording && (weight != nil || bias != nil) ? Tensor(uninitializedShape: shape) : out
         let inverseStd = Tensor(uninitializedShape: [rows])
-        let x = pointer, xhat = normalized.pointer, rstd = inverseStd.pointer
-        Parallel.forEach(rows, grain: Swift.max(1, 8192 / Swift.max(n, 1))) { range in
+        let x = pointer, xhat = normalized.pointer, y = out.pointer, rstd = inverseStd.pointer
+        let (w, b) = (weight?.pointer, bias?.pointer)
+        let grain = Swift.max(1, 8192 / Swift.max(n, 1))
+        Parallel.forEach(rows, grain: grain) { range in
             for row in range {
-                let xs = x + row * n, ys = xhat + row * n
+                let xs = x + row * n, hs = xhat + row * n, ys = y + row * n
                 let mean = Kernels.sum(xs, n) / Float(n)
+                // Summed in order, as before: the rounding of this sum steers training trajectories.
                 var variance: Float = 0
                 for i in 0..<n { let d = xs[i] - mean; variance += d * d }
                 let r = 1 / (variance / Float(n) + eps).squareRoot()
                 rstd[row] = r
-                for i in 0..<n { ys[i] = (xs[i] - mean) * r }
-            }
-        }
-        let savedNormalized = normalized.detached()
-        let normalizedRecorded = Tensor.record("layer_norm", inputs: [self], output: normalized) { g in
-            // dx = rstd · (g - mean(g) - x̂ · mean(g ⊙ x̂)) per row.
-            let dx = Tensor(uninitializedShape: g.shape)
-            let xhat = savedNormalized.pointer, rstd = inverseStd.pointer, gp = g.pointer, dp = dx.pointer
-            Parallel.forEach(rows, grain: Swift.max(1, 8192 / Swift.max(n, 1))) { range in
-                for row in range {
-                    let gs = gp + row * n, ys = xhat + row * n, ds = dp + row * n
-                    var meanG: Float = 0, meanGY: Float = 0
-                    for i in 0..<n { meanG += gs[i]; meanGY += gs[i] * ys[i] }
-                    meanG /= Float(n)
-                    meanGY /= Float(n)
-                    let r = rstd[row]
-                    for i in 0..<n { ds[i] = r * (gs[i] - meanG - ys[i] * meanGY) }
+                if hs != ys { for i in 0..<n { hs[i] = (xs[i] - mean) * r } }
+                switch (w, b) {
+                case let (w?, b?): for i in 0..<n { ys[i] = (xs[i] - mean) * r * w[i] + b[i] }
+                case let (w?, nil): for i in 0..<n { ys[i] = (xs[i] - mean) * r * w[i] }
+                case let (nil, b?): for i in 0..<n { ys[i] = (xs[i] - mean) * r + b[i] }
+                case (nil, nil): for i in 0..<n { ys[i] = (xs[i] - mean) * r }
                 }
             }
-            return [dx]
         }
-        var result = normalizedRecorded
-        if let weight { result = result * weight }
-        if let bias { result = result + bias }
-        return result
+        guard recording else { return out }
+        let savedNormalized = normalized === out ? out.detached() : normalized
+        let savedWeight = weight?.detached()
+        let (inputNeedsGrad, weightNeedsGrad, biasNeedsGrad) = (requiresGrad, weight?.requiresGrad ?? false, bias?.requiresGrad ?? false)
+        let (hasWeight, hasBias) = (weight != nil, bias != nil)
+        return Tensor.record("layer_norm", inputs: [self, weight, bias].compactMap { $0 }, output: out) { g in
+            let input: Tensor? = inputNeedsGrad ? Tensor(uninitializedShape: g.shape) : nil
+            if let input {
+                // With d = g · weight: dx = rstd · (d − mean(d) − x̂ · mean(d ⊙ x̂)) per row.
+                let xhat = savedNormalized.pointer, rstd = inverseStd.pointer, gp = g.pointer, dp = input.pointer
+                let w = savedWeight?.pointer
+                Parallel.forEach(rows, grain: grain) { range in
+                    for row in range {
+                        let gs = gp + row * n, hs = xhat + row * n, ds = dp + row * n
+                        if let w { for i in 0..<n { ds[i] = gs[i] * w[i] } } else { ds.update(from: gs, count: n) }
+                        let meanD = Kernels.sum(ds, n) / Float(n)
+                        let meanDX = Kernels.dot(ds, hs, n) / Float(n)
+                        let r = rstd[row]
+                        for i in 0..<n { ds[i] = r * (ds[i] - meanD - hs[i] * meanDX) }
+                    }
+                }
+            }
+            var gradients = [input]
+            if hasWeight { gradients.append(weightNeedsGrad ? (g * savedNormalized).sum(toShape: [n]) : nil) }
+            if hasBias { gradients.append(biasNeedsGrad ? g.sum(toShape: [n]) : nil) }
+            return gradients
+        }
     }
 
     /// Divides by the L2 norm along `dim` (norm clamped below by `eps`, like F.normalize).

@@ -1,6 +1,6 @@
 """PyTorch baseline of `fgaseg-bench clip`: the same work on the same random CLIP folder.
 
-    python clip_torch.py MODEL_DIR [--threads N]        # torch==2.15.0, transformers==5.23.0
+    python clip_torch.py MODEL_DIR [--threads N] [--vision-only]       # torch==2.15.0, transformers==5.23.0
 
 Vision tower at 384 px (interpolated position embedding), batch 1: forward, and forward+backward
 with only the q/v projection weights trainable. Text tower on the 171 COCO-Stuff prompts: forward
@@ -20,6 +20,7 @@ from transformers import CLIPModel, CLIPTokenizer
 parser = argparse.ArgumentParser()
 parser.add_argument("model")
 parser.add_argument("--threads", type=int, default=os.cpu_count())
+parser.add_argument("--vision-only", action="store_true", help="skip the text tower (ci/bench/clip_pairs.py)")
 parser.add_argument("--classes", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       "../../Sources/Data/Resources/classnames/coco_stuff_171.txt"))
 args = parser.parse_args()
@@ -59,7 +60,7 @@ def vision_step():
 
 
 report("vision_384_forward_backward", median_time(vision_step))
-for label, padding in (("77_tokens", "max_length"), ("true_length", "longest")):
+for label, padding in () if args.vision_only else (("77_tokens", "max_length"), ("true_length", "longest")):
     ids = tokenizer(prompts, padding=padding, max_length=77, truncation=True, return_tensors="pt")["input_ids"]
 
     def text_step(ids=ids):

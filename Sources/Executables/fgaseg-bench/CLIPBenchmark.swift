@@ -6,9 +6,10 @@ import Tensor
 
 /// `fgaseg-bench clip --model DIR`: loading a Hugging Face CLIP folder, the vision tower at 384 px
 /// and the text tower on the 171 COCO-Stuff prompts (true length), with only q/v weights
-/// trainable. The PyTorch numbers for the same work come from `ci/bench/clip_torch.py`.
+/// trainable. The PyTorch numbers for the same work come from `ci/bench/clip_torch.py`;
+/// `ci/bench/clip_pairs.py` alternates the two for a paired comparison of the vision tower.
 enum CLIPBenchmark {
-    static func run(folder: String) throws -> [BenchmarkRow] {
+    static func run(folder: String, visionOnly: Bool) throws -> [BenchmarkRow] {
         var rows: [BenchmarkRow] = []
         let loadStart = DispatchTime.now().uptimeNanoseconds
         let model = try CLIPModel.load(folder: folder)
@@ -26,6 +27,7 @@ enum CLIPBenchmark {
             model.visionModel(pixels).pooled!.sum().backward()
         }
         rows.append(BenchmarkRow(suite: "clip", name: "vision_384_forward_backward", ours: step, baselineName: "-", baseline: step))
+        if visionOnly { return rows }
 
         let prompts = ClassNames.names(.cocoStuff171).map { tokenizer.encode(Prompts.prompt(for: $0)).ids }
         CachingAllocator.shared.resetPeak()

@@ -26,6 +26,9 @@ struct Bench: ParsableCommand {
     @Option(help: "clip, step: a Hugging Face CLIP folder (config.json, model.safetensors, vocab.json, merges.txt).")
     var model: String?
 
+    @Flag(help: "clip: time only the vision tower (ci/bench/clip_pairs.py alternates it with PyTorch).")
+    var visionOnly = false
+
     @Option(help: "step: classes per chunk of the per-class decoder (0: all at once).")
     var classChunk = 16
 
@@ -55,7 +58,7 @@ struct Bench: ParsableCommand {
                                               bucketBytes: bucketMegabytes * 1_000_000)
         case "clip":
             guard let model else { throw ValidationError("the clip suite needs --model DIR (ci/bench/make_random_clip.py writes one)") }
-            rows = try CLIPBenchmark.run(folder: model)
+            rows = try CLIPBenchmark.run(folder: model, visionOnly: visionOnly)
         case "step":
             guard let model else { throw ValidationError("the step suite needs --model DIR (ci/bench/make_random_clip.py writes one)") }
             rows = try StepBenchmark.run(folder: model, classChunk: classChunk)
