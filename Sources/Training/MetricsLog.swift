@@ -18,9 +18,15 @@ public final class MetricsLog {
 
     deinit { try? handle.close() }
 
-    /// Writes `record` (keys sorted) as one line.
+    /// Writes `record` (keys sorted) as one line. JSON has no NaN or infinity: a non-finite
+    /// number (the loss of a window whose steps were skipped) is written as `null`.
     public func write(_ record: [String: Any]) throws {
-        var data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
+        let valid = record.mapValues { value -> Any in
+            if let number = value as? Double, !number.isFinite { return NSNull() }
+            if let number = value as? Float, !number.isFinite { return NSNull() }
+            return value
+        }
+        var data = try JSONSerialization.data(withJSONObject: valid, options: [.sortedKeys])
         data.append(0x0A)
         handle.write(data)
     }

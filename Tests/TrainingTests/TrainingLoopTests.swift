@@ -78,6 +78,31 @@ import Testing
             #expect("\(error)".contains("shape") && "\(error)".contains("decoder."), "\(error)")
         }
     }
+
+    /// A NaN in a frozen CLIP weight makes every loss non-finite: each step is skipped (logged,
+    /// no parameter or optimiser change), and the step after `solver.max_nonfinite_steps` of
+    /// them stops the run with an error that says why. metrics.jsonl stays valid JSON.
+    @Test func nonFiniteLossesSkipStepsThenStopTheRun() throws {
+        final class Lines: @unchecked Sendable { var all: [String] = [] }
+        let lines = Lines()
+        let overrides = ["solver.max_iter=10", "test.eval_period=0", "checkpoint.period=100", "data.train.count=8",
+                         "solver.ims_per_batch=1", "solver.ims_per_rank=1", "solver.max_nonfinite_steps=2"]
+        let folder = temporaryFolder("nonfinite")
+        let trainer = try Trainer(configuration: try demoConfiguration(output: folder, overrides: overrides),
+                                  world: SingleProcessCommunicator(), resume: false, log: { lines.all.append($0) })
+        trainer.model.clip.visionModel.postLayerNorm.bias.pointer[0] = .nan
+        let before = Array(UnsafeBufferPointer(start: trainer.flat.values.pointer, count: trainer.flat.count))
+        let error = #expect(throws: IOError.self) { try trainer.run() }
+        #expect(error?.message == "3 steps with a non-finite loss (solver.max_nonfinite_steps = 2)", "\(String(describing: error))")
+        let skipped = lines.all.filter { $0.contains("non-finite loss on 1 rank(s); step skipped") }
+        #expect(skipped.count == 3, "\(lines.all)")
+        #expect(trainer.optimizer.step == 0)
+        let after = UnsafeBufferPointer(start: trainer.flat.values.pointer, count: trainer.flat.count)
+        #expect(zip(before, after).allSatisfy { $0.bitPattern == $1.bitPattern })
+        // JSON has no NaN: the skipped steps' losses are logged as null.
+        let metrics = try String(contentsOfFile: folder + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(metrics.count == 2 && metrics.allSatisfy { $0.contains("\"loss\":null") }, "\(metrics)")
+    }
 }
 
 @Suite struct DemoTrainingTests {
