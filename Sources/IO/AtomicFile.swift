@@ -10,6 +10,19 @@ public enum AtomicFile {
         return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
     }
 
+    /// Removes the temporary files in `folder` that a killed writer left behind (`temporaryPath`'s
+    /// pattern, whose process no longer runs on this host) and returns their names. Temporaries of
+    /// live processes, such as another writer on this host, are kept.
+    public static func removeAbandonedTemporaries(in folder: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { name in
+            guard name.hasPrefix("."), let marker = name.range(of: ".tmp-", options: .backwards),
+                  let pid = pid_t(name[marker.upperBound...]), pid > 0 else { return false }
+            let running = kill(pid, 0) == 0 || errno == EPERM
+            return !running && unlink(folder + "/" + name) == 0
+        }
+    }
+
     /// fsyncs `temporary`, renames it to `path` and fsyncs the containing folder.
     public static func commit(temporary: String, to path: String) throws {
         try sync(temporary)

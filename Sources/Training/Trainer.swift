@@ -96,6 +96,8 @@ public final class Trainer {
         let output = c.outputDir
         if world.isMain {
             try FileManager.default.createDirectory(atPath: output + "/eval", withIntermediateDirectories: true)
+            let abandoned = AtomicFile.removeAbandonedTemporaries(in: output)
+            if !abandoned.isEmpty { log("removed \(abandoned.count) unfinished file(s) of a killed run: \(abandoned.sorted().joined(separator: ", "))") }
             try AtomicFile.write(Array(try ConfigurationLoader.yaml(c).utf8), to: output + "/config.yaml")
         }
         let trainSource = try DataSources.open(c.data.train, demoSplit: .train, seed: UInt64(c.seed))
