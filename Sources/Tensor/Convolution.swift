@@ -18,6 +18,17 @@ public struct Convolution2DGeometry: Equatable, Sendable {
         a.kernel == b.kernel && a.stride == b.stride && a.padding == b.padding && a.dilation == b.dilation
     }
 
+    /// The output columns `ow` of kernel column `kj` whose input column `ow·stride + kj·dilation −
+    /// padding` lies inside `0..<width`, for rows `outWidth` long; `offset` is `kj·dilation − padding`.
+    func validColumns(kernelColumn kj: Int, width: Int, outWidth: Int) -> (range: Range<Int>, offset: Int) {
+        let offset = kj * dilation.1 - padding.1
+        /// ⌈a / stride⌉ (Swift's division truncates towards zero, which is the ceiling for a ≤ 0).
+        func ceilingDivision(_ a: Int) -> Int { a > 0 ? (a + stride.1 - 1) / stride.1 : a / stride.1 }
+        let first = Swift.min(outWidth, Swift.max(0, ceilingDivision(-offset)))
+        let last = Swift.max(first, Swift.min(outWidth, ceilingDivision(width - offset)))
+        return (first..<last, offset)
+    }
+
     /// Output size of a convolution over an input of `height × width`.
     func convolutionOutput(_ height: Int, _ width: Int) -> (Int, Int) {
         ((height + 2 * padding.0 - dilation.0 * (kernel.0 - 1) - 1) / stride.0 + 1,
@@ -37,7 +48,7 @@ extension Kernels {
                 let c = row / (kh * kw), ki = (row / kw) % kh, kj = row % kw
                 let plane = image + c * height * width
                 let out = columns + row * outHeight * outWidth
-                let columnOffset = kj * g.dilation.1 - g.padding.1
+                let (valid, columnOffset) = g.validColumns(kernelColumn: kj, width: width, outWidth: outWidth)
                 for oh in 0..<outHeight {
                     let ih = oh * g.stride.0 - g.padding.0 + ki * g.dilation.0
                     let line = out + oh * outWidth
@@ -45,20 +56,14 @@ extension Kernels {
                         line.initialize(repeating: 0, count: outWidth)
                         continue
                     }
-                    let source = plane + ih * width
+                    let source = plane + ih * width + columnOffset
+                    line.initialize(repeating: 0, count: valid.lowerBound)
                     if g.stride.1 == 1 {
-                        // Valid output columns: 0 ≤ ow + columnOffset < width.
-                        let first = Swift.min(outWidth, Swift.max(0, -columnOffset))
-                        let last = Swift.max(first, Swift.min(outWidth, width - columnOffset))
-                        line.initialize(repeating: 0, count: first)
-                        (line + first).update(from: source + first + columnOffset, count: last - first)
-                        (line + last).initialize(repeating: 0, count: outWidth - last)
+                        (line + valid.lowerBound).update(from: source + valid.lowerBound, count: valid.count)
                     } else {
-                        for ow in 0..<outWidth {
-                            let iw = ow * g.stride.1 + columnOffset
-                            line[ow] = iw >= 0 && iw < width ? source[iw] : 0
-                        }
+                        for ow in valid { line[ow] = source[ow * g.stride.1] }
                     }
+                    (line + valid.upperBound).initialize(repeating: 0, count: outWidth - valid.upperBound)
                 }
             }
         }
@@ -76,13 +81,15 @@ extension Kernels {
                     for kj in 0..<kw {
                         let row = (c * kh + ki) * kw + kj
                         let source = columns + row * outHeight * outWidth
+                        let (valid, columnOffset) = g.validColumns(kernelColumn: kj, width: width, outWidth: outWidth)
                         for oh in 0..<outHeight {
                             let ih = oh * g.stride.0 - g.padding.0 + ki * g.dilation.0
                             guard ih >= 0 && ih < height else { continue }
-                            let target = plane + ih * width, line = source + oh * outWidth
-                            for ow in 0..<outWidth {
-                                let iw = ow * g.stride.1 - g.padding.1 + kj * g.dilation.1
-                                if iw >= 0 && iw < width { target[iw] += line[ow] }
+                            let target = plane + ih * width + columnOffset, line = source + oh * outWidth
+                            if g.stride.1 == 1 {
+                                for ow in valid { target[ow] += line[ow] }
+                            } else {
+                                for ow in valid { target[ow * g.stride.1] += line[ow] }
                             }
                         }
                     }
