@@ -18,7 +18,7 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# Release build must be free of warnings from our own sources.
+# Release builds (products and test targets) must be free of warnings from our own sources.
 warnings: deps
 	@ci/check-warnings
 
