@@ -23,9 +23,11 @@ warnings: deps
 	@ci/check-warnings
 
 # Unit tests run optimised (the model tests train small networks); -enable-testing keeps
-# @testable imports working in a release build.
+# @testable imports working in a release build. The build command is ci/check-warnings' own, so
+# after `make warnings` nothing is rebuilt (a plain `swift test` would rebuild everything).
 unit-tests: deps
-	$(SWIFT) test -c release -Xswiftc -enable-testing --no-parallel
+	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing
+	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --no-parallel
 
 mpi-tests: deps
 	@ci/mpi-tests
