@@ -4,8 +4,9 @@ extension Tensor {
     /// LayerNorm over the last dimension: `(x - mean) / sqrt(var + eps) · weight + bias`, with the
     /// biased variance (PyTorch). `weight` and `bias` are [last dimension] or nil.
     ///
-    /// One pass per row writes the affine result (and, when backward will need it, the normalised
-    /// x̂); backward folds `g · weight` into the normalisation's chain rule.
+    /// Each row is normalised and its affine step applied while it is in cache, with no
+    /// intermediate tensors (x̂ is kept only when backward needs it); backward folds `g · weight`
+    /// into the normalisation's chain rule.
     /// - Parameter self: [..., N].
     /// - Returns: [..., N].
     public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
@@ -31,12 +32,14 @@ extension Tensor {
                 for i in 0..<n { let d = xs[i] - mean; variance += d * d }
                 let r = 1 / (variance / Float(n) + eps).squareRoot()
                 rstd[row] = r
-                if hs != ys { for i in 0..<n { hs[i] = (xs[i] - mean) * r } }
+                // x̂, then the affine step in place over the row while it is in cache (hs == ys
+                // unless backward keeps x̂).
+                for i in 0..<n { hs[i] = (xs[i] - mean) * r }
                 switch (w, b) {
-                case let (w?, b?): for i in 0..<n { ys[i] = (xs[i] - mean) * r * w[i] + b[i] }
-                case let (w?, nil): for i in 0..<n { ys[i] = (xs[i] - mean) * r * w[i] }
-                case let (nil, b?): for i in 0..<n { ys[i] = (xs[i] - mean) * r + b[i] }
-                case (nil, nil): for i in 0..<n { ys[i] = (xs[i] - mean) * r }
+                case let (w?, b?): for i in 0..<n { ys[i] = hs[i] * w[i] + b[i] }
+                case let (w?, nil): for i in 0..<n { ys[i] = hs[i] * w[i] }
+                case let (nil, b?): for i in 0..<n { ys[i] = hs[i] + b[i] }
+                case (nil, nil): break
                 }
             }
         }

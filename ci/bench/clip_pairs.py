@@ -40,9 +40,9 @@ torch_command = [args.torch_python, os.path.join(HERE, "clip_torch.py"), args.mo
 names = ["vision_384_forward", "vision_384_forward_backward"]
 ratios = {name: [] for name in names}
 for pair in range(args.pairs):
-    first, second = (ours_command, torch_command) if pair % 2 == 0 else (torch_command, ours_command)
-    timed = {id(first): measurements(first), id(second): measurements(second)}
-    ours, torch = timed[id(ours_command)], timed[id(torch_command)]
+    runs = [("ours", ours_command), ("torch", torch_command)][::1 if pair % 2 == 0 else -1]
+    timed = {label: measurements(command) for label, command in runs}
+    ours, torch = timed["ours"], timed["torch"]
     cells = []
     for name in names:
         ratios[name].append(ours[name] / torch[name])
