@@ -20,18 +20,51 @@ public final class GuidedLinearAttention: Module {
         child("v", value)
     }
 
-    /// `x` [N, L, C], `guidance` [N, L, G] → [N, L, C].
-    public func callAsFunction(_ x: Tensor, guidance: Tensor) -> Tensor {
+    /// The padding of the class axis: `count` identical tokens (already normalised, [C]) with
+    /// their guidance [G], acting as keys and values only.
+    public struct Padding {
+        public var token: Tensor
+        public var guidance: Tensor
+        public var count: Int
+    }
+
+    /// Linear attention over the classes at every position of B images.
+    ///
+    /// Two exact savings over attending the padded sequence (DESIGN §7): the text guidance is the
+    /// same at every position of an image, so q and k are split by input columns,
+    /// `W·[x; g] + b = W_x·x + (W_g·g + b)`, with the guidance half computed once per image; and
+    /// the padding tokens are identical constants, so their keys and values enter the sums as
+    /// `count` × one token's term, and their queries (whose outputs are discarded) are skipped.
+    /// - Parameters:
+    ///   - x: normalised tokens [B·P, t, C] of the t real classes at the P positions of every image.
+    ///   - guidance: text guidance [B, t, G], shared by an image's positions.
+    ///   - padding: the padding tokens, or nil.
+    /// - Returns: [B·P, t, C], the attention output of the real classes.
+    public func callAsFunction(_ x: Tensor, guidance: Tensor, padding: Padding?) -> Tensor {
         let (n, l, c) = (x.shape[0], x.shape[1], x.shape[2])
+        let (images, g) = (guidance.shape[0], guidance.shape[2])
         let d = c / heads
-        let guided = Tensor.concat([x, guidance], along: 2)
-        func split(_ t: Tensor) -> Tensor { t.reshaped([n, l, heads, d]).permuted([0, 2, 1, 3]) }  // [N, H, L, D]
-        let q = split(query(guided)).eluPlusOne()
-        let k = split(key(guided)).eluPlusOne()
+        /// `layer([x; guidance])` [B·P, t, C] from its two column blocks.
+        func guided(_ layer: Linear) -> Tensor {
+            let perToken = Tensor.linear(x, weight: layer.weight.narrowed(1, start: 0, length: c), bias: nil)
+            let shared = Tensor.linear(guidance, weight: layer.weight.narrowed(1, start: c, length: g), bias: layer.bias)
+            return (perToken.reshaped([images, n / images, l * c]) + shared.reshaped([images, 1, l * c])).reshaped([n, l, c])
+        }
+        func split(_ t: Tensor) -> Tensor { t.reshaped([-1, t.shape[1], heads, d]).permuted([0, 2, 1, 3]) }  // [N, H, L, D]
+        let q = split(guided(query)).eluPlusOne()
+        let k = split(guided(key)).eluPlusOne()
         let v = split(value(x))
-        let keyValues = Tensor.matmul(k, v, transposeA: true)                  // [N, H, D, D]
-        let normaliser = (q * k.sum(axes: [2], keepDims: true)).sum(axes: [3], keepDims: true) + 1e-6
-        let out = Tensor.matmul(q, keyValues) / normaliser                       // [N, H, L, D]
+        var keyValues = Tensor.matmul(k, v, transposeA: true)                   // [N, H, D, D]
+        var keySum = k.sum(axes: [2], keepDims: true)                             // [N, H, 1, D]
+        if let padding, padding.count > 0 {
+            let token = padding.token.reshaped([1, 1, c])
+            let paddingKey = split(key(Tensor.concat([token, padding.guidance.reshaped([1, 1, g])], along: 2))).eluPlusOne()
+            let paddingValue = split(value(token))                                // [1, H, 1, D]
+            keyValues = keyValues + Tensor.matmul(paddingKey, paddingValue, transposeA: true) * Float(padding.count)
+            keySum = keySum + paddingKey * Float(padding.count)
+        }
+        let normaliser = (q * keySum).sum(axes: [3], keepDims: true) + 1e-6
+        let out = Tensor.matmul(q, keyValues) / normaliser                        // [N, H, L, D]
         return out.permuted([0, 2, 1, 3]).reshaped([n, l, c])
     }
 }
@@ -67,26 +100,21 @@ public final class ClassAggregation: Module {
     }
 
     /// `x` [B, C, T, H, W], `guidance` [B, T, G] (text) → [B, C, T, H, W].
+    ///
+    /// The class axis is padded to `padLength` as in the reference, but the padding tokens are
+    /// not materialised: they only act as keys and values (``GuidedLinearAttention``), and their
+    /// outputs, which the reference discards, are never computed.
     public func callAsFunction(_ x: Tensor, guidance: Tensor) -> Tensor {
         let (b, c, t, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4])
-        let g = guidance.shape[2]
         let pooled = x.permuted([0, 2, 1, 3, 4]).reshaped([b * t, c, h, w]).avgPool2d(kernel: pooling)
         let (ph, pw) = (pooled.shape[2], pooled.shape[3])
-        var classes = pooled.reshaped([b, t, c, ph, pw])
-        var textGuidance = guidance
-        let padded = max(t, padLength)
-        if t < padLength {
-            classes = Tensor.concat([classes, paddingTokens.reshaped([1, 1, c, 1, 1]).broadcast(to: [b, padLength - t, c, ph, pw])], along: 1)
-            textGuidance = Tensor.concat([guidance, paddingGuidance.reshaped([1, 1, g]).broadcast(to: [b, padLength - t, g])], along: 1)
-        }
-        var tokens = classes.permuted([0, 3, 4, 1, 2]).reshaped([b * ph * pw, padded, c])
-        let repeatedGuidance = textGuidance.reshaped([b, 1, padded, g]).broadcast(to: [b, ph * pw, padded, g])
-            .reshaped([b * ph * pw, padded, g])
-        tokens = tokens + attention(norm1(tokens), guidance: repeatedGuidance)
+        var tokens = pooled.reshaped([b, t, c, ph, pw]).permuted([0, 3, 4, 1, 2]).reshaped([b * ph * pw, t, c])
+        let padding = t < padLength
+            ? GuidedLinearAttention.Padding(token: norm1(paddingTokens), guidance: paddingGuidance, count: padLength - t) : nil
+        tokens = tokens + attention(norm1(tokens), guidance: guidance, padding: padding)
         tokens = tokens + mlp(norm2(tokens))
-        let maps = tokens.reshaped([b, ph, pw, padded, c]).permuted([0, 3, 4, 1, 2]).reshaped([b * padded, c, ph, pw])
-        let upsampled = maps.bilinearResized(to: (h, w), alignCorners: true).reshaped([b, padded, c, h, w])
-            .narrowed(1, start: 0, length: t)
+        let maps = tokens.reshaped([b, ph, pw, t, c]).permuted([0, 3, 4, 1, 2]).reshaped([b * t, c, ph, pw])
+        let upsampled = maps.bilinearResized(to: (h, w), alignCorners: true).reshaped([b, t, c, h, w])
         return x + upsampled.permuted([0, 2, 1, 3, 4])
     }
 }
