@@ -219,10 +219,6 @@ public final class CostAggregationDecoder: Module {
     /// Sets the class-aggregation pooling (2 for training, 1 for evaluation).
     public func setPooling(_ pooling: Int) { classLayers.forEach { $0.pooling = pooling } }
 
-    /// 0 keeps the spatial aggregation's activations for backward; n > 0 recomputes them in
-    /// backward n classes at a time (``SpatialAggregation/recomputeClassChunk``).
-    public func setSpatialRecomputation(classChunk: Int) { spatialLayers.forEach { $0.recomputeClassChunk = classChunk } }
-
     /// Applies a 1-input-channel 7×7 embedding to every class map: [B, T, H, W] → [B, C, T, H, W].
     private func embed(_ cost: Tensor, _ conv: Conv2d) -> Tensor {
         let (b, t, h, w) = (cost.shape[0], cost.shape[1], cost.shape[2], cost.shape[3])
@@ -259,8 +255,10 @@ public final class CostAggregationDecoder: Module {
         public var auxiliary: [Tensor]
     }
 
-    /// Runs everything up to the per-class up-sampling decoder.
-    public func aggregate(image: Tensor, text: Tensor, decoderGuidance: [Tensor]) -> Aggregated {
+    /// Runs everything up to the per-class up-sampling decoder; `spatialRecomputation` (training)
+    /// bounds the activations the spatial aggregation keeps for backward.
+    public func aggregate(image: Tensor, text: Tensor, decoderGuidance: [Tensor],
+                          spatialRecomputation: SpatialRecomputation? = nil) -> Aggregated {
         let b = text.shape[0]
         let kept = selectClasses(image: image, text: text)
         let classText = kept.map { gather(text, $0) } ?? text
@@ -278,7 +276,9 @@ public final class CostAggregationDecoder: Module {
             auxiliary.append(first(cost.permuted([0, 2, 1, 3, 4]).reshaped([b * t, c, h, w])).reshaped([b, t, h, w]))
         }
         for (index, (spatial, classes)) in zip(spatialLayers, classLayers).enumerated() {
-            cost = Profiler.section("spatial aggregation \(index)") { spatial(cost, guidance: appearance) }
+            cost = Profiler.section("spatial aggregation \(index)") {
+                spatial(cost, guidance: appearance, recomputation: spatialRecomputation)
+            }
             cost = Profiler.section("class aggregation \(index)") { classes(cost, guidance: textGuidance) }
         }
         return Aggregated(cost: cost, local: localEmbedding, guides: decoderGuides, kept: kept, auxiliary: auxiliary)

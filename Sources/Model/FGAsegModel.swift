@@ -117,19 +117,20 @@ public final class FGAsegModel: Module {
     /// `classChunk` classes at a time (spec §4 losses; the same gradients as ``losses(_:labels:size:)``
     /// followed by `backward()`, up to summation order). Only one chunk's decoder activations are
     /// alive at a time, and the spatial aggregation keeps no activations but recomputes them in
-    /// backward chunk by chunk, which bounds the memory of large vocabularies. Gradients accumulate into
+    /// backward chunk by chunk, except for the first `keptSpatialClasses` classes, whose activations are
+    /// kept (``spatialClassesWithin(budgetBytes:images:classes:labels:size:classChunk:)`` picks how many
+    /// fit a memory budget); this bounds the memory of large vocabularies. Gradients accumulate into
     /// the parameters' `.grad`; returns the loss values. `leafGradientReady` is called once per
     /// parameter when its gradient is final (the per-class decoder's during the last chunk's
     /// backward, the others during the final backward), as `backward(leafGradientReady:)` does.
     public func chunkedTrainingStep(_ images: Tensor, classes: Tensor, labels: [Int32], size: Int, classChunk: Int,
-                                    leafGradientReady: ((Tensor) -> Void)? = nil)
+                                    keptSpatialClasses: Int = 0, leafGradientReady: ((Tensor) -> Void)? = nil)
         -> (segmentation: Float, textToPixel: Float, total: Float) {
         precondition(isTraining, "chunkedTrainingStep needs training mode")
         let (image, guidance, text) = imagePath(images, classes: classes)
         decoder.setPooling(configuration.decoder.pooling)
-        decoder.setSpatialRecomputation(classChunk: classChunk)
-        defer { decoder.setSpatialRecomputation(classChunk: 0) }
-        let aggregated = decoder.aggregate(image: image, text: text, decoderGuidance: guidance)
+        let recomputation = SpatialRecomputation(classChunk: classChunk, keptClasses: keptSpatialClasses)
+        let aggregated = decoder.aggregate(image: image, text: text, decoderGuidance: guidance, spatialRecomputation: recomputation)
         precondition(aggregated.kept == nil, "chunked training supports vocabularies up to the padding length")
         let t = aggregated.cost.shape[2]
         // The per-class part runs on detached copies; their gradients are carried upstream below.
@@ -173,6 +174,36 @@ public final class FGAsegModel: Module {
         }
         upstream.backward(leafGradientReady: leafGradientReady)
         return (segmentation, t2p.item, total + carriedTotal)
+    }
+
+    /// How many classes' spatial-aggregation activations a ``chunkedTrainingStep(_:classes:labels:size:classChunk:keptSpatialClasses:leafGradientReady:)``
+    /// can keep within `budgetBytes` of live tensor memory: a multiple of `classChunk` (so that small
+    /// differences in the measured peak do not change it), at most T.
+    ///
+    /// Runs one probe step that keeps none (its peak is what every other tensor of the step needs,
+    /// measured by ``CachingAllocator``) and fills the room left with the estimated
+    /// ``SpatialAggregation/keptBytesPerClass`` of every layer. The probe's gradients stay in the
+    /// parameters' `.grad` (clear them before the next step); buffers it changed (batch-norm
+    /// running statistics) are restored, so the probe leaves no trace in training.
+    /// - Parameters:
+    ///   - images: a batch of the training input shape [B, 3, S, S] (values do not matter).
+    ///   - classes: the training vocabulary's class embeddings [T, D].
+    /// - Returns: the classes to keep, the probe's peak, and the estimated bytes per kept class.
+    public func spatialClassesWithin(budgetBytes: Int, images: Tensor, classes: Tensor, labels: [Int32], size: Int, classChunk: Int)
+        -> (kept: Int, probePeakBytes: Int, bytesPerClass: Int) {
+        let saved = namedBuffers().map { ($0.tensor, $0.tensor.scalars) }
+        defer { for (tensor, values) in saved { values.withUnsafeBufferPointer { tensor.pointer.update(from: $0.baseAddress!, count: values.count) } } }
+        let allocator = CachingAllocator.shared
+        // Start from an empty cache, so that the peak does not depend on what ran before (a resumed
+        // run must choose what an uninterrupted one chose).
+        allocator.emptyCache()
+        allocator.resetPeak()
+        _ = chunkedTrainingStep(images, classes: classes, labels: labels, size: size, classChunk: classChunk)
+        let peak = allocator.peakLiveBytes
+        let perClass = images.shape[0] * decoder.spatialLayers.reduce(0) { $0 + $1.keptBytesPerClass }
+        let t = classes.shape[0]
+        let fitting = max(0, budgetBytes - peak) / max(perClass, 1)
+        return (min(t, fitting / classChunk * classChunk), peak, perClass)
     }
 
     /// Training losses (spec §4) of a training-mode `output` for `labels` [B·S·S] (class ids, 255

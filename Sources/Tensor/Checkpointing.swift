@@ -13,16 +13,27 @@ extension Tensor {
     ///   - shared: inputs every slice sees whole; their gradients are summed over the slices.
     ///   - dim: the slicing dimension of `x` and of the output.
     ///   - sliceLength: elements of `dim` per recomputed slice (≥ 1).
+    ///   - keeping: the first `keeping` elements of `dim` run recorded, keeping their activations
+    ///     for backward as a direct call would; only the rest are recomputed. Memory then grows
+    ///     with `keeping`, and the recomputation shrinks by the same share.
     ///   - body: maps (a slice of `x` [..., n, ...], `shared`) to the output slice [..., n, ...].
     /// - Returns: `body(x, shared)`, `[..., N, ...]`.
-    public static func checkpointed(_ x: Tensor, shared: [Tensor] = [], along dim: Int, sliceLength: Int,
+    public static func checkpointed(_ x: Tensor, shared: [Tensor] = [], along dim: Int, sliceLength: Int, keeping: Int = 0,
                                     _ body: @escaping (Tensor, [Tensor]) -> Tensor) -> Tensor {
         precondition(sliceLength >= 1, "checkpointed: slice length must be at least 1, got \(sliceLength)")
+        precondition(keeping >= 0, "checkpointed: cannot keep \(keeping) elements")
         let inputs = [x] + shared
         // Nothing to differentiate through: no saving or recomputation needed.
         guard GradientMode.isEnabled, inputs.contains(where: { $0.gradientEdge != nil }) else { return body(x, shared) }
-        let output = noGrad { body(x, shared) }
         let a = x.axis(dim, op: "checkpointed")
+        if keeping >= x.shape[a] { return body(x, shared) }
+        if keeping > 0 {
+            let kept = body(x.narrowed(a, start: 0, length: keeping), shared)
+            let recomputed = checkpointed(x.narrowed(a, start: keeping, length: x.shape[a] - keeping), shared: shared, along: a,
+                                          sliceLength: sliceLength, body)
+            return Tensor.concat([kept, recomputed], along: a)
+        }
+        let output = noGrad { body(x, shared) }
         precondition(output.rank == x.rank && output.shape[a] == x.shape[a],
                      "checkpointed: the output \(output.shape) must keep dimension \(a) of the input \(x.shape)")
         return record("checkpointed", inputs: inputs, output: output) { gradient in

@@ -25,6 +25,8 @@ public final class Trainer {
     /// Iterations completed.
     public private(set) var iteration = 0
     public private(set) var skippedSteps = 0
+    /// Classes whose spatial-aggregation activations a chunked step keeps (``planSpatialMemory(prompts:)``).
+    public private(set) var keptSpatialClasses = 0
     private let log: (String) -> Void
 
     /// Builds the model and optimiser; with `resume`, restores the newest checkpoint of the output
@@ -102,6 +104,11 @@ public final class Trainer {
         }
         let trainSource = try DataSources.open(c.data.train, demoSplit: .train, seed: UInt64(c.seed))
         let trainCount = DataSources.usedCount(trainSource, c.data.train)
+        let prompts = ModelBuilder.prompts(trainSource.classNames, tokenizer: tokenizer, template: c.model.promptTemplate) { [world, log] in
+            if world.isMain { log("warning: \($0)") }
+        }
+        // Before the loader's threads start, so that nothing else allocates during the probe.
+        planSpatialMemory(prompts: prompts)
         let batches = try TrainingBatches(
             source: trainSource, indices: TrainingBatches.shard(count: trainCount, rank: world.rank, worldSize: world.size),
             batchSize: c.solver.imsPerRank,
@@ -118,9 +125,6 @@ public final class Trainer {
         let reducer = try GradientReducer(parameters: flat, communicator: world, bucketBytes: c.distributed.bucketMb * 1_000_000,
                                           overlap: overlap, transport: transport)
         let watchdog = CollectiveWatchdog(communicator: world, timeout: c.distributed.watchdogSeconds)
-        let prompts = ModelBuilder.prompts(trainSource.classNames, tokenizer: tokenizer, template: c.model.promptTemplate) { [world, log] in
-            if world.isMain { log("warning: \($0)") }
-        }
         let metricsLog = world.isMain ? try MetricsLog(path: output + "/metrics.jsonl") : nil
         let events = world.isMain ? try TensorBoardWriter(folder: output) : nil
         if world.isMain {
@@ -200,6 +204,29 @@ public final class Trainer {
         return lastMetrics
     }
 
+    /// Chooses ``keptSpatialClasses`` from `model.memory_budget_gb` with one probe step on a
+    /// batch of the training shape (``FGAsegModel/spatialClassesWithin(budgetBytes:images:classes:labels:size:classChunk:)``),
+    /// and logs the choice. Every process start makes the same choice for the same configuration,
+    /// so a resumed run computes what an uninterrupted one would.
+    private func planSpatialMemory(prompts: [[Int32]]) {
+        let c = configuration
+        guard c.model.classChunk > 0, c.model.memoryBudgetGb > 0 else { return }
+        let size = c.data.cropSize
+        model.train()
+        let images = Tensor(repeating: 0, shape: [c.solver.imsPerRank, 3, size, size])
+        let labels = [Int32](repeating: 0, count: c.solver.imsPerRank * size * size)
+        let plan = model.spatialClassesWithin(budgetBytes: Int(c.model.memoryBudgetGb * 1e9), images: images,
+                                              classes: model.classEmbeddings(prompts), labels: labels, size: size,
+                                              classChunk: c.model.classChunk)
+        flat.zeroGradients()
+        keptSpatialClasses = plan.kept
+        if world.isMain {
+            log(String(format: "memory plan: a step that recomputes the spatial aggregation peaks at %.2f GB of tensors; keeping the activations of %d of %d classes (≈ %.2f GB) fits model.memory_budget_gb = %g",
+                       Double(plan.probePeakBytes) / 1e9, plan.kept, prompts.count, Double(plan.kept * plan.bytesPerClass) / 1e9,
+                       c.model.memoryBudgetGb))
+        }
+    }
+
     /// One micro-batch forward and backward; returns the loss values.
     private func step(_ batch: TrainingBatch, prompts: [[Int32]], reducer: GradientReducer)
         -> (segmentation: Float, textToPixel: Float, total: Float) {
@@ -207,7 +234,8 @@ public final class Trainer {
         let size = configuration.data.cropSize
         if configuration.model.classChunk > 0 {
             return model.chunkedTrainingStep(batch.images, classes: classes, labels: batch.labels, size: size,
-                                             classChunk: configuration.model.classChunk, leafGradientReady: reducer.gradientReady)
+                                             classChunk: configuration.model.classChunk, keptSpatialClasses: keptSpatialClasses,
+                                             leafGradientReady: reducer.gradientReady)
         }
         let losses = model.losses(model(batch.images, classes: classes), labels: batch.labels, size: size)
         let values = (losses.segmentation.item, losses.textToPixel.item, losses.total.item)

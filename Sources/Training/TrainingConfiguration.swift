@@ -19,6 +19,12 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         /// recomputation in backward (0 = all at once, activations kept). Same gradients, a
         /// fraction of the memory (spec §6, DESIGN §7).
         public var classChunk = 0
+        /// With `class_chunk` > 0: the live tensor memory per rank (GB, 10⁹ bytes) the training step
+        /// may use. The spatial aggregation keeps the activations of as many classes as fit (a
+        /// multiple of `class_chunk`, chosen by one probe step at start and logged) and recomputes
+        /// only the others in backward. 0 recomputes every class (least memory). Peak RSS is about
+        /// 0.7 GB above the live tensors (allocator cache, code, loader).
+        public var memoryBudgetGb = 7.0
         /// Seed of the new modules' initialisation (and of the tiny CLIP).
         public var initSeed: Int = 0
     }

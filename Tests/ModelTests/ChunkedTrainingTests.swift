@@ -6,10 +6,11 @@ import TestSupport
 @testable import Model
 
 @Suite struct ChunkedTrainingTests {
-    /// Running the per-class decoder in chunks of classes gives the gradients and losses of the
+    /// Running the per-class decoder in chunks of classes, with none, some or all of the spatial
+    /// aggregation's classes kept instead of recomputed, gives the gradients and losses of the
     /// whole-vocabulary step.
-    @Test(arguments: [false, true])
-    func chunkedStepEqualsTheFullStep(fast: Bool) throws {
+    @Test(arguments: [(false, 0), (true, 0), (false, 4), (true, 7)])
+    func chunkedStepEqualsTheFullStep(fast: Bool, keptSpatialClasses: Int) throws {
         var configuration = tinyModelConfiguration()
         configuration.decoder.fast = fast
         func makeModel() throws -> FGAsegModel {
@@ -39,7 +40,7 @@ import TestSupport
         var reported: [ObjectIdentifier: [Float]] = [:]
         var duplicates = 0
         let values = chunked.chunkedTrainingStep(images, classes: chunked.classEmbeddings(prompts), labels: labels, size: 64,
-                                                 classChunk: 3) { tensor in
+                                                 classChunk: 3, keptSpatialClasses: keptSpatialClasses) { tensor in
             if reported.updateValue(tensor.grad?.scalars ?? [], forKey: ObjectIdentifier(tensor)) != nil { duplicates += 1 }
         }
         #expect(duplicates == 0)
@@ -61,5 +62,53 @@ import TestSupport
             let expected = reference[name]!.grad ?? Tensor(repeating: 0, shape: tensor.shape)
             #expect(tolerance.accepts(tensor.grad ?? Tensor(repeating: 0, shape: tensor.shape), expected), "gradient of \(name)")
         }
+    }
+
+    /// The memory plan's probe: its choice is a multiple of the chunk (or all classes), grows with
+    /// the budget, and the probe leaves the model's buffers (batch-norm running statistics) as
+    /// they were.
+    @Test func memoryPlanFillsTheBudgetInWholeChunks() throws {
+        let model = FGAsegModel(clip: try CLIPModel.load(folder: tinyCLIPFolder), configuration: tinyModelConfiguration(), seed: 11)
+        model.train()
+        var generator = RandomGenerator(seed: 13)
+        let images = Tensor.normal([1, 3, 64, 64], using: &generator)
+        let labels = [Int32](repeating: 1, count: 64 * 64)
+        let prompts: [[Int32]] = (0..<10).map { [998, Int32(5 * $0 + 1), 999] }
+        let buffers = model.namedBuffers().map { ($0.name, $0.tensor.scalars) }
+        func plan(_ budget: Int) -> (kept: Int, probePeakBytes: Int, bytesPerClass: Int) {
+            model.spatialClassesWithin(budgetBytes: budget, images: images, classes: model.classEmbeddings(prompts), labels: labels,
+                                       size: 64, classChunk: 3)
+        }
+        let none = plan(0)
+        #expect(none.kept == 0 && none.probePeakBytes > 0 && none.bytesPerClass > 0)
+        // Room for 7 classes above the probe's peak keeps two chunks of 3. (The peak is measured
+        // again by every probe: tests running in parallel may change it between calls.)
+        let budget = none.probePeakBytes + 7 * none.bytesPerClass
+        let some = plan(budget)
+        #expect(some.kept == min(10, max(0, budget - some.probePeakBytes) / some.bytesPerClass / 3 * 3))
+        #expect(some.probePeakBytes != none.probePeakBytes || some.kept == 6)
+        #expect(plan(Int.max / 2).kept == 10)
+        for ((name, before), (_, tensor)) in zip(buffers, model.namedBuffers()) {
+            #expect(before == tensor.scalars, "buffer \(name) changed")
+        }
+    }
+
+    /// The estimate of a kept class's activations against the bytes the allocator really holds
+    /// after a recorded forward of one spatial-aggregation layer at the ViT-B/16 widths (C 128,
+    /// 24² maps, windows of 12, 4 heads).
+    @Test func keptActivationEstimateMatchesTheAllocator() {
+        var generator = RandomGenerator(seed: 14)
+        let layer = SpatialAggregation(width: 128, guidanceWidth: 128, resolution: (24, 24), heads: 4, window: 12, generator: &generator)
+        let classes = 6
+        let x = Tensor.normal([1, 128, classes, 24, 24], using: &generator), guidance = Tensor.normal([1, 128, 24, 24], using: &generator)
+        x.requiresGrad = true
+        let allocator = CachingAllocator.shared
+        allocator.emptyCache()
+        let before = allocator.liveBytes
+        let out = layer(x, guidance: guidance)
+        let measured = Double(allocator.liveBytes - before - out.count * 4) / Double(classes)
+        let estimate = Double(layer.keptBytesPerClass)
+        #expect(measured <= estimate && measured >= 0.7 * estimate, "measured \(measured) bytes per class, estimated \(estimate)")
+        withExtendedLifetime(out) {}
     }
 }

@@ -14,15 +14,17 @@ import Tensor
         }
     }
 
-    @Test(arguments: [1, 3, 7, 10])
-    func gradientsEqualTheDirectGraph(sliceLength: Int) {
+    /// (slice length, elements kept): recomputed in slices, partly kept, or kept whole.
+    @Test(arguments: [(1, 0), (3, 0), (7, 0), (10, 0), (2, 3), (3, 6), (3, 7), (1, 12)])
+    func gradientsEqualTheDirectGraph(sliceLength: Int, keeping: Int) {
         func run(checkpoint: Bool) -> (output: Tensor, grads: [Tensor]) {
             var generator = RandomGenerator(seed: 5)
             let x = Tensor.normal([2, 7, 8], using: &generator), shared = Tensor.normal([2, 1, 8], using: &generator)
             let weight = Tensor.normal([8, 8], std: 0.5, using: &generator)
             for t in [x, shared, weight] { t.requiresGrad = true }
             let f = Self.body(weight: weight)
-            let out = checkpoint ? Tensor.checkpointed(x, shared: [shared], along: 1, sliceLength: sliceLength, f) : f(x, [shared])
+            let out = checkpoint ? Tensor.checkpointed(x, shared: [shared], along: 1, sliceLength: sliceLength, keeping: keeping, f)
+                : f(x, [shared])
             let probe = Tensor.normal(out.shape, using: &generator)
             (out * probe).sum().backward()
             return (out.detached(), [x.grad!, shared.grad!, weight.grad!])
@@ -62,11 +64,11 @@ import Tensor
             return h
         }
         let sliceBytes = 4096 * 4 * 8
-        func peakOfStep(checkpoint: Bool) -> (forward: Int, overall: Int) {
+        func peakOfStep(checkpoint: Bool, keeping: Int = 0) -> (forward: Int, overall: Int) {
             x.grad = nil
             let before = allocator.liveBytes
             allocator.resetPeak()
-            let out = checkpoint ? Tensor.checkpointed(x, along: 1, sliceLength: 8, deep) : deep(x, [])
+            let out = checkpoint ? Tensor.checkpointed(x, along: 1, sliceLength: 8, keeping: keeping, deep) : deep(x, [])
             let forward = allocator.liveBytes - before
             out.sum().backward()
             return (forward, allocator.peakLiveBytes - before)
@@ -78,6 +80,12 @@ import Tensor
         // Output, its gradient, x's gradient pieces and one slice's recomputed graph.
         #expect(recomputed.overall <= 4 * xBytes + 12 * sliceBytes, "peak \(recomputed.overall) vs direct \(direct.overall)")
         #expect(recomputed.overall * 2 < direct.overall)
+        // Keeping a quarter of the rows keeps a quarter of the direct graph's activations (16 of
+        // a quarter of x's size: each op saves its input and output), plus the two slices of x,
+        // the outputs of both parts and their concatenation (≈ 3 x's).
+        let partial = peakOfStep(checkpoint: true, keeping: 16)
+        #expect(partial.forward >= 4 * xBytes && partial.forward <= 8 * xBytes, "partly kept forward: \(partial.forward)")
+        #expect(partial.forward * 2 < direct.forward)
     }
 }
 

@@ -8,9 +8,12 @@ import Testing
 
 @Suite(.serialized) struct TrainingLoopTests {
     /// Train 12 iterations straight; train with a stop request during iteration 7, then resume
-    /// to 12: the final parameters and optimiser state are bit-identical.
-    @Test func stoppedAndResumedRunEqualsAStraightRun() throws {
-        let overrides = ["solver.max_iter=12", "test.eval_period=0", "checkpoint.period=100", "data.train.count=24", "solver.ims_per_batch=2", "solver.ims_per_rank=1"]
+    /// to 12: the final parameters and optimiser state are bit-identical. Also with the chunked
+    /// step, whose memory-plan probe runs at every start, keeping none or all of the spatial
+    /// aggregation's classes.
+    @Test(arguments: [[], ["model.class_chunk=2", "model.memory_budget_gb=1e-9"], ["model.class_chunk=2", "model.memory_budget_gb=1000"]])
+    func stoppedAndResumedRunEqualsAStraightRun(step: [String]) throws {
+        let overrides = step + ["solver.max_iter=12", "test.eval_period=0", "checkpoint.period=100", "data.train.count=24", "solver.ims_per_batch=2", "solver.ims_per_rank=1"]
         let straightFolder = temporaryFolder("straight"), resumedFolder = temporaryFolder("resumed")
         let straight = try Trainer(configuration: try demoConfiguration(output: straightFolder, overrides: overrides),
                                    world: SingleProcessCommunicator(), resume: false, log: { _ in })

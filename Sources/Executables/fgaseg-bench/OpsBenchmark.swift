@@ -42,6 +42,7 @@ enum OpsBenchmark {
             rows.append(BenchmarkRow(suite: "ops", name: "conv2d_3x3_128x96x96", ours: ours, baselineName: "sgemm lower bound",
                                      baseline: raw, flops: 2.0 * 128 * 1152 * 9216))
         }
+        rows += decoderConvolutionRows(using: &generator)
         rows += attentionRows(using: &generator)
         // Memory-bound kernels on 577×3072 activations: bytes read + written vs memcpy of the same bytes.
         let x = Tensor.normal([577 * 4, 3072], using: &generator)
@@ -74,6 +75,39 @@ enum OpsBenchmark {
     /// ViT-B/16 @384 self-attention (577 tokens, 12 heads of 64): the fused op against the same
     /// computation composed of head-split copies, batched matmuls and a softmax, and against
     /// `cblas_sgemm` on the op's FLOPs (two [577, 768]·[768, 577]-sized products).
+    /// The 3×3 convolutions of the per-class decoder on one 16-class chunk (ViT-B/16 at 384²),
+    /// forward + backward (input and weight gradients), vs their three GEMMs per image on columns
+    /// that are already unfolded (the im2col-free lower bound).
+    private static func decoderConvolutionRows(using generator: inout RandomGenerator) -> [BenchmarkRow] {
+        let maps = 16
+        let cases: [(name: String, channels: Int, size: Int, out: Int)] = [
+            ("up1_conv1", 96, 48, 64), ("up1_conv2", 64, 48, 64), ("up2_conv1", 48, 96, 32), ("up2_conv2", 32, 96, 32),
+            ("head", 32, 96, 1),
+        ]
+        return cases.map { c in
+            let (k, l) = (c.channels * 9, c.size * c.size)
+            let x = Tensor.normal([maps, c.channels, c.size, c.size], using: &generator)
+            x.requiresGrad = true
+            let w = Tensor.normal([c.out, c.channels, 3, 3], std: 0.03, using: &generator)
+            w.requiresGrad = true
+            let columns = Tensor.normal([k, l], using: &generator), y = Tensor.normal([c.out, l], using: &generator)
+            let (dw, dx) = (Tensor(uninitializedShape: [c.out, k]), Tensor(uninitializedShape: [k, l]))
+            let raw = medianSeconds {
+                for _ in 0..<maps {
+                    BLAS.gemm(m: c.out, n: l, k: k, a: w.pointer, lda: k, b: columns.pointer, ldb: l, c: y.pointer, ldc: l)
+                    BLAS.gemm(transposeB: true, m: c.out, n: k, k: l, a: y.pointer, lda: l, b: columns.pointer, ldb: l, c: dw.pointer, ldc: k)
+                    BLAS.gemm(transposeA: true, m: k, n: l, k: c.out, a: w.pointer, lda: k, b: y.pointer, ldb: l, c: dx.pointer, ldc: l)
+                }
+            }
+            let ours = medianSeconds {
+                (x.grad, w.grad) = (nil, nil)
+                Tensor.conv2d(x, weight: w, padding: (1, 1)).sum().backward()
+            }
+            return BenchmarkRow(suite: "ops", name: "conv2d_fwd_bwd_\(c.name)_16x\(c.channels)x\(c.size)²→\(c.out)", ours: ours,
+                                baselineName: "3 sgemm, no im2col", baseline: raw, flops: 6.0 * Double(maps * c.out * k * l))
+        }
+    }
+
     private static func attentionRows(using generator: inout RandomGenerator) -> [BenchmarkRow] {
         let (tokens, width, heads) = (577, 768, 12)
         let d = width / heads

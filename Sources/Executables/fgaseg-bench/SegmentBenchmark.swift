@@ -9,7 +9,9 @@ import Training
 /// `fgaseg-bench segment --model DIR`: fgaseg-segment's per-image work (quick path: resize to 384²,
 /// CLIP image tower, P2Tformer, decoder, up-sampling, argmax) on 384² images with T = 20 classes
 /// whose text embeddings are computed once, with the full decoder and with the fast decoder
-/// (top-16 rejection), against the CLIP image tower alone on the same images in the same run.
+/// (top-16 rejection); and with the 150 ADE20K classes, one 384² crop and the sliding-window protocol
+/// (a 640² resize, four 384² tiles and the global view), with a per-section profile of the crop.
+/// All against the CLIP image tower alone on the same images in the same run.
 enum SegmentBenchmark {
     static func run(folder: String, images count: Int) throws -> [BenchmarkRow] {
         let clip = try CLIPModel.load(folder: folder)
@@ -18,15 +20,19 @@ enum SegmentBenchmark {
         configuration.decoder.fast = true
         let model = FGAsegModel(clip: clip, configuration: configuration)
         model.eval()
-        let names = Array(ClassNames.names(.ade20k150).prefix(20))
-        let classes = noGrad { model.classEmbeddings(names.map { tokenizer.encode(Prompts.prompt(for: $0)).ids }) }
+        func embeddings(_ names: [String]) -> Tensor {
+            noGrad { model.classEmbeddings(names.map { tokenizer.encode(Prompts.prompt(for: $0)).ids }) }
+        }
+        let names = ClassNames.names(.ade20k150)
+        let classes = embeddings(Array(names.prefix(20))), allClasses = embeddings(names)
         let scenes = DemoScenes(split: .validation, count: count, size: 96)
         let images = (0..<count).map { scenes.render($0).image.resizedBilinear(width: 384, height: 384) }
-        func perImage(_ body: (Raster<UInt8>) -> Void) -> Double {
-            body(images[0])  // warm-up
+        /// Seconds per image over the first `limit` images, after a warm-up run.
+        func perImage(limit: Int = count, _ body: (Raster<UInt8>) -> Void) -> Double {
+            body(images[0])
             let start = Date()
-            for image in images { body(image) }
-            return Date().timeIntervalSince(start) / Double(count)
+            for image in images.prefix(limit) { body(image) }
+            return Date().timeIntervalSince(start) / Double(min(limit, count))
         }
         let encoderOnly = perImage { image in
             _ = noGrad { model.clip.denseImageFeatures(SegmentationPredictor.normalized(image), taps: [3, 7]) }
@@ -37,6 +43,19 @@ enum SegmentBenchmark {
             let seconds = perImage { _ = predictor.labels($0, classes: classes, slidingWindow: false) }
             rows.append(BenchmarkRow(suite: "segment", name: String(format: "%@ (%.2f images/s)", name, 1 / seconds),
                                      ours: seconds, baselineName: "clip_image_tower_only", baseline: encoderOnly))
+        }
+        let predictor = SegmentationPredictor(model: model, inputSize: 384)
+        for (name, sliding) in [("segment_384_T150_one_crop", false), ("segment_640_T150_sliding_window_5_crops", true)] {
+            let seconds = perImage(limit: 2) { _ = predictor.labels($0, classes: allClasses, slidingWindow: sliding) }
+            rows.append(BenchmarkRow(suite: "segment", name: name, ours: seconds, baselineName: "clip_image_tower_only", baseline: encoderOnly))
+        }
+        Profiler.start()
+        _ = predictor.labels(images[0], classes: allClasses, slidingWindow: false)
+        print("  one 384² crop, T = 150, by section (s):")
+        for entry in Profiler.stop() {
+            let depth = entry.name.split(separator: "/").count - 1
+            let label = String(repeating: "  ", count: depth) + (entry.name.split(separator: "/").last.map(String.init) ?? entry.name)
+            print(String(format: "    %@ %7.3f", label.padding(toLength: 36, withPad: " ", startingAt: 0), entry.forwardSeconds))
         }
         return rows
     }

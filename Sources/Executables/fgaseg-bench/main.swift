@@ -32,6 +32,12 @@ struct Bench: ParsableCommand {
     @Option(help: "step: classes per chunk of the per-class decoder (0: all at once).")
     var classChunk = 16
 
+    @Option(help: "step: live tensor memory (GB) the step may use; the spatial aggregation keeps as many classes' activations as fit (0: recompute every class). As model.memory_budget_gb in fgaseg-train.")
+    var memoryBudgetGb = 7.0
+
+    @Flag(inversion: .prefixedNo, help: "step: also profile one step on a single thread and print every section's speed-up from 1 thread to --threads.")
+    var scaling = true
+
     @Option(help: "allreduce: gradient sizes in millions of floats.")
     var millions: [Int] = [34, 86]
 
@@ -61,7 +67,7 @@ struct Bench: ParsableCommand {
             rows = try CLIPBenchmark.run(folder: model, visionOnly: visionOnly)
         case "step":
             guard let model else { throw ValidationError("the step suite needs --model DIR (ci/bench/make_random_clip.py writes one)") }
-            rows = try StepBenchmark.run(folder: model, classChunk: classChunk)
+            rows = try StepBenchmark.run(folder: model, classChunk: classChunk, memoryBudgetGB: memoryBudgetGb, scaling: scaling)
         case "loader": rows = try LoaderBenchmark.run(stepSeconds: stepSeconds)
         case "segment":
             guard let model else { throw ValidationError("the segment suite needs --model DIR (ci/bench/make_random_clip.py writes one)") }
