@@ -93,12 +93,14 @@ public final class FGAsegModel: Module {
     /// - Parameters:
     ///   - images: CLIP-normalised images [B, 3, S, S].
     ///   - classes: normalised class embeddings [T, D] (``classEmbeddings(_:)``).
+    ///   - decoderClassChunk: classes the per-class up-sampling decoder runs at a time (0: all at
+    ///     once; same logits, see ``CostAggregationDecoder/callAsFunction(image:text:decoderGuidance:classChunk:)``).
     /// - Returns: segmentation logits [B, T, 4g, 4g] (g = S / patch) and, in training, the T2P
     ///   logits and the fast decoder's auxiliary logits.
-    public func callAsFunction(_ images: Tensor, classes: Tensor) -> Output {
+    public func callAsFunction(_ images: Tensor, classes: Tensor, decoderClassChunk: Int = 0) -> Output {
         let (image, guidance, text) = imagePath(images, classes: classes)
         decoder.setPooling(isTraining ? configuration.decoder.pooling : inferencePooling)
-        let decoded = decoder(image: image, text: text, decoderGuidance: guidance)
+        let decoded = decoder(image: image, text: text, decoderGuidance: guidance, classChunk: decoderClassChunk)
         let textToPixel = isTraining ? Profiler.section("T2P branch") { projector(image: image, text: text) } : nil
         return Output(logits: decoded.logits, textToPixel: textToPixel,
                       auxiliary: isTraining ? decoded.auxiliary : [])

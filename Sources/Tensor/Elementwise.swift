@@ -52,11 +52,11 @@ extension Tensor {
         }
     }
 
-    public static prefix func - (a: Tensor) -> Tensor { a.map("negate", { -$0 }, derivative: { _, _ in -1 }) }
+    public static prefix func - (a: Tensor) -> Tensor { a * -1 }
 
-    public static func + (a: Tensor, s: Float) -> Tensor { a.map("add scalar", { $0 + s }, derivative: { _, _ in 1 }) }
+    public static func + (a: Tensor, s: Float) -> Tensor { a.map("add scalar", ShiftFunction(shift: s)) }
     public static func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
-    public static func * (a: Tensor, s: Float) -> Tensor { a.map("scale", { $0 * s }, derivative: { _, _ in s }) }
+    public static func * (a: Tensor, s: Float) -> Tensor { a.map("scale", ScaleFunction(scale: s)) }
     public static func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
     public static func + (s: Float, a: Tensor) -> Tensor { a + s }
     public static func * (s: Float, a: Tensor) -> Tensor { a * s }
@@ -101,15 +101,13 @@ extension Tensor {
         map("clamp", { Swift.min(Swift.max($0, low), high) }, derivative: { x, _ in x >= low && x <= high ? 1 : 0 })
     }
     public func sigmoid() -> Tensor { map("sigmoid", SigmoidFunction()) }
-    public func relu() -> Tensor { map("relu", { Swift.max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 }) }
+    public func relu() -> Tensor { map("relu", ReLUFunction()) }
     /// GELU with the exact erf: x · Φ(x).
     public func gelu() -> Tensor { map("gelu", GELUFunction()) }
     /// CLIP's QuickGELU: x · σ(1.702 x).
     public func quickGelu() -> Tensor { map("quick_gelu", QuickGELUFunction()) }
     /// elu(x) + 1: the positive feature map of linear attention.
-    public func eluPlusOne() -> Tensor {
-        map("elu_plus_one", { x in x > 0 ? x + 1 : FastMath.exp(x) }, derivative: { x, y in x > 0 ? 1 : y })
-    }
+    public func eluPlusOne() -> Tensor { map("elu_plus_one", ELUPlusOneFunction()) }
 }
 
 /// A scalar function and its derivative, applied elementwise by `Tensor.map`.
@@ -136,6 +134,31 @@ struct ClosureFunction: ElementwiseFunction {
     let slope: (Float, Float) -> Float
     func callAsFunction(_ x: Float) -> Float { value(x) }
     func derivative(_ x: Float, _ y: Float) -> Float { slope(x, y) }
+}
+
+// The functions of hot elementwise passes are types of their own rather than closures: the
+// generic `map` is specialised for each, so its loops vectorise instead of calling a closure per element.
+
+struct ShiftFunction: ElementwiseFunction {
+    let shift: Float
+    func callAsFunction(_ x: Float) -> Float { x + shift }
+    func derivative(_ x: Float, _ y: Float) -> Float { 1 }
+}
+
+struct ScaleFunction: ElementwiseFunction {
+    let scale: Float
+    func callAsFunction(_ x: Float) -> Float { x * scale }
+    func derivative(_ x: Float, _ y: Float) -> Float { scale }
+}
+
+struct ReLUFunction: ElementwiseFunction {
+    func callAsFunction(_ x: Float) -> Float { Swift.max(x, 0) }
+    func derivative(_ x: Float, _ y: Float) -> Float { x > 0 ? 1 : 0 }
+}
+
+struct ELUPlusOneFunction: ElementwiseFunction {
+    func callAsFunction(_ x: Float) -> Float { x > 0 ? x + 1 : FastMath.exp(x) }
+    func derivative(_ x: Float, _ y: Float) -> Float { x > 0 ? 1 : y }
 }
 
 struct ExpFunction: ElementwiseFunction {

@@ -25,7 +25,8 @@ public struct SegmentationPredictor {
     /// (spec §8), or the fast path's probabilities up-sampled.
     func probabilities(batch: Tensor, classes: Tensor, size: (Int, Int)) -> Tensor {
         if let topK = fastTopK { return model.fastProbabilities(batch, classes: classes, topK: topK).bilinearResized(to: size, alignCorners: false) }
-        return model(batch, classes: classes).logits.bilinearResized(to: size, alignCorners: false).sigmoid()
+        return model(batch, classes: classes, decoderClassChunk: Self.decoderClassChunk).logits
+            .bilinearResized(to: size, alignCorners: false).sigmoid()
     }
 
     /// Class probabilities [1, T, H, W] at the image's own size for `classes` [T, D]
@@ -71,6 +72,10 @@ public struct SegmentationPredictor {
     public func labels(_ image: Raster<UInt8>, classes: Tensor, slidingWindow: Bool) -> [Int32] {
         probabilities(image, classes: classes, slidingWindow: slidingWindow).argmax(axis: 1)
     }
+
+    /// Classes the per-class decoder runs at a time: its maps then stay in cache (the logits do
+    /// not depend on it).
+    static let decoderClassChunk = 16
 
     /// An 8-bit RGB image as CLIP-normalised pixels [1, 3, H, W].
     public static func normalized(_ image: Raster<UInt8>) -> Tensor {

@@ -111,4 +111,24 @@ import TestSupport
         #expect(measured <= estimate && measured >= 0.7 * estimate, "measured \(measured) bytes per class, estimated \(estimate)")
         withExtendedLifetime(out) {}
     }
+
+    /// Inference with the per-class decoder in chunks gives the logits of decoding every class at
+    /// once (with and without the fast decoder's heads, in evaluation and training mode).
+    @Test(arguments: [false, true])
+    func decoderClassChunksKeepTheLogits(fast: Bool) throws {
+        var configuration = tinyModelConfiguration()
+        configuration.decoder.fast = fast
+        let model = FGAsegModel(clip: try CLIPModel.load(folder: tinyCLIPFolder), configuration: configuration, seed: 15)
+        var generator = RandomGenerator(seed: 16)
+        let images = Tensor.normal([2, 3, 64, 64], using: &generator)
+        let classes = noGrad { model.classEmbeddings((0..<7).map { [998, Int32(3 * $0 + 2), 999] }) }
+        for training in [false, true] {
+            model.train(training)
+            let whole = noGrad { model(images, classes: classes) }, chunked = noGrad { model(images, classes: classes, decoderClassChunk: 3) }
+            let tolerance = Tolerance(absolute: 1e-6, relative: 1e-5, relativeToLargest: true)
+            #expect(whole.logits.shape == chunked.logits.shape && tolerance.accepts(chunked.logits, whole.logits))
+            #expect(whole.auxiliary.count == chunked.auxiliary.count)
+            for (a, b) in zip(whole.auxiliary, chunked.auxiliary) { #expect(a.shape == b.shape && tolerance.accepts(b, a)) }
+        }
+    }
 }
