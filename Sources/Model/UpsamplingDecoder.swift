@@ -24,7 +24,7 @@ public final class DoubleConv: Module {
     public func callAsFunction(_ x: Tensor) -> Tensor { afterFirstConvolution(conv1(x)) }
 
     /// The block from the first convolution's output [N, out, H, W] on.
-    func afterFirstConvolution(_ y: Tensor) -> Tensor { norm2(conv2(norm1(y).relu())).relu() }
+    func afterFirstConvolution(_ y: Tensor) -> Tensor { norm2(conv2(norm1(y, relu: true)), relu: true) }
 }
 
 /// One up-sampling stage (spec §3.10): 2×2 transposed conv to `in − guidance` channels, the

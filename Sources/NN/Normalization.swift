@@ -33,8 +33,10 @@ public final class GroupNorm: Module {
         parameter("bias", bias)
     }
 
-    /// `x` [N, C, ...] → same shape.
-    public func callAsFunction(_ x: Tensor) -> Tensor { x.groupNorm(groups: groups, weight: weight, bias: bias, eps: eps) }
+    /// `x` [N, C, ...] → same shape; with `relu`, rectified in the same pass (``Tensor/groupNorm(groups:weight:bias:eps:relu:)``).
+    public func callAsFunction(_ x: Tensor, relu: Bool = false) -> Tensor {
+        x.groupNorm(groups: groups, weight: weight, bias: bias, eps: eps, relu: relu)
+    }
 }
 
 /// BatchNorm2d: batch statistics in training (updating running mean/variance with `momentum`),

@@ -80,14 +80,6 @@ extension Tensor {
 }
 
 extension Tensor {
-    /// GroupNorm of [N, C, ...]: statistics over each group of C/groups channels and all
-    /// positions, then a per-channel affine `weight`/`bias` [C].
-    public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
-        precondition(rank >= 2 && shape[1] % groups == 0, "group_norm: \(shape[1]) channels of \(shape) are not divisible into \(groups) groups")
-        let normalized = reshaped([shape[0], groups, -1]).layerNorm(weight: nil, bias: nil, eps: eps).reshaped(shape)
-        return normalized.channelAffine(weight: weight, bias: bias)
-    }
-
     /// BatchNorm of [N, C, ...] in training mode: statistics over N and positions per channel
     /// (biased variance), per-channel affine. Returns the output and the batch mean and
     /// unbiased variance [C] for the running statistics.

@@ -60,6 +60,7 @@ import Tensor
         let x = randomInput([2, 4, 3, 3], seed: 27, scale: 2)
         let w = randomInput([4], seed: 28), b = randomInput([4], seed: 29)
         checkGradients("group_norm", [x, w, b]) { $0[0].groupNorm(groups: 2, weight: $0[1], bias: $0[2]) }
+        checkGradients("group_norm without affine", [x]) { $0[0].groupNorm(groups: 4, weight: nil, bias: nil) }
         checkGradients("batch_norm train", [x, w, b]) { $0[0].batchNormTraining(weight: $0[1], bias: $0[2]).output }
         let mean = randomInput([4], seed: 30), variance = randomInput([4], seed: 31).map { abs($0) + 0.5 }
         checkGradients("batch_norm eval", [x, w, b]) {
@@ -78,5 +79,26 @@ import Tensor
         checkGradients("cross_entropy ignore 255", [logits]) { Tensor.crossEntropy($0[0], targets: classes) }
         let other = randomInput(logits.shape, seed: 35)
         checkGradients("mse", [logits, other]) { Tensor.meanSquaredError($0[0], $0[1]) }
+    }
+
+    /// GroupNorm with its ReLU fused gives the values and gradients of GroupNorm then ReLU, on
+    /// planes long enough for the SIMD loops (and a remainder), with and without the affine step.
+    @Test(arguments: [true, false])
+    func groupNormWithFusedReLU(affine: Bool) {
+        func run(fused: Bool) -> [Tensor] {
+            let x = randomInput([2, 6, 5, 7], seed: 41, scale: 2)
+            let w = randomInput([6], seed: 42), b = randomInput([6], seed: 43)
+            let inputs = affine ? [x, w, b] : [x]
+            for t in inputs { t.requiresGrad = true }
+            let (weight, bias) = affine ? (w, b) : (nil, nil)
+            let y = fused ? x.groupNorm(groups: 3, weight: weight, bias: bias, relu: true)
+                : x.groupNorm(groups: 3, weight: weight, bias: bias).relu()
+            (y * randomInput(y.shape, seed: 44)).sum().backward()
+            return [y.detached()] + inputs.map { $0.grad! }
+        }
+        for (a, b) in zip(run(fused: true), run(fused: false)) {
+            #expect(a.shape == b.shape)
+            #expect((0..<a.count).allSatisfy { abs(a.pointer[$0] - b.pointer[$0]) <= 1e-5 * max(1, abs(b.pointer[$0])) })
+        }
     }
 }
