@@ -113,6 +113,9 @@ extension Tensor {
         let g = Convolution2DGeometry(kernel: (kh, kw), stride: stride, padding: padding, dilation: dilation)
         let (oh, ow) = g.convolutionOutput(h, w)
         precondition(oh > 0 && ow > 0, "conv2d: input \(x.shape) is smaller than the kernel \(weight.shape)")
+        if o == 1 && groups == 1 && stride == (1, 1) && dilation == (1, 1) {
+            return singleOutputConv2d(x, weight: weight, bias: bias, padding: padding)
+        }
         let og = o / groups, k = cg * kh * kw, l = oh * ow
         let out = Tensor(uninitializedShape: [n, o, oh, ow])
         let columns = Tensor(uninitializedShape: [k, l])

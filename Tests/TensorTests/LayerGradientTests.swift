@@ -6,6 +6,8 @@ import Tensor
         // (input [N,C,H,W], out channels, kernel, stride, padding, dilation, groups)
         ([2, 4, 7, 6], 6, 3, 1, 1, 1, 1), ([1, 4, 9, 9], 4, 3, 2, 1, 1, 2), ([1, 3, 8, 8], 3, 3, 1, 2, 2, 3),
         ([1, 2, 7, 7], 5, 7, 1, 3, 1, 1), ([2, 3, 5, 5], 2, 1, 1, 0, 1, 1),
+        // One output channel (the direct stencil): padded, unpadded, rows longer than 8 lanes.
+        ([2, 3, 6, 11], 1, 3, 1, 1, 1, 1), ([1, 2, 6, 5], 1, 3, 1, 0, 1, 1), ([1, 2, 5, 9], 1, 5, 1, 2, 1, 1),
     ])
     func conv2d(config: ([Int], Int, Int, Int, Int, Int, Int)) {
         let (shape, out, k, s, p, d, groups) = config
@@ -99,6 +101,26 @@ import Tensor
         for (a, b) in zip(run(fused: true), run(fused: false)) {
             #expect(a.shape == b.shape)
             #expect((0..<a.count).allSatisfy { abs(a.pointer[$0] - b.pointer[$0]) <= 1e-5 * max(1, abs(b.pointer[$0])) })
+        }
+    }
+
+    /// The single-output stencil against the im2col path: the same kernel as channel 0 of a
+    /// two-channel convolution gives the same output and gradients, at the decoder head's shape.
+    @Test func singleOutputConvolutionMatchesIm2col() {
+        func run(stencil: Bool) -> [Tensor] {
+            let x = randomInput([3, 32, 20, 24], seed: 51), w = randomInput([1, 32, 3, 3], seed: 52), b = randomInput([1], seed: 53)
+            for t in [x, w, b] { t.requiresGrad = true }
+            let y = stencil ? Tensor.conv2d(x, weight: w, bias: b, padding: (1, 1))
+                : Tensor.conv2d(x, weight: Tensor.concat([w, w * 0], along: 0), bias: Tensor.concat([b, b * 0], along: 0), padding: (1, 1))
+                    .narrowed(1, start: 0, length: 1)
+            (y * randomInput(y.shape, seed: 54)).sum().backward()
+            return [y.detached(), x.grad!, w.grad!, b.grad!]
+        }
+        for (name, (a, b)) in zip(["output", "x", "weight", "bias"], zip(run(stencil: true), run(stencil: false))) {
+            #expect(a.shape == b.shape)
+            let scale = (0..<b.count).reduce(Float(1)) { max($0, abs(b.pointer[$1])) }
+            let difference = (0..<a.count).reduce(Float(0)) { max($0, abs(a.pointer[$1] - b.pointer[$1])) }
+            #expect(difference <= 1e-5 * scale, "\(name): max difference \(difference) at scale \(scale)")
         }
     }
 }

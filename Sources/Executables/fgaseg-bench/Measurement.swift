@@ -19,6 +19,13 @@ func peakResidentMegabytes() -> Int {
     return usage.ru_maxrss / 1024
 }
 
+/// Minor page faults of this process so far (each one a first touch of a fresh page).
+func minorPageFaults() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_minflt
+}
+
 /// One benchmark result: our time next to a baseline measured in the same run.
 struct BenchmarkRow {
     let suite: String

@@ -70,7 +70,12 @@ enum StepBenchmark {
             Parallel.threadCount = threads
             defer { Parallel.threadCount = configured }
             Profiler.start()
+            let faults = minorPageFaults()
             let result = step()
+            if threads == configured {
+                print(String(format: "  page faults in the %d-thread step: %d (%.2f GB of fresh memory touched)", threads,
+                             minorPageFaults() - faults, Double(minorPageFaults() - faults) * 4096 / 1e9))
+            }
             return (result.seconds, result.loss, Profiler.stop())
         }
         let threads = Parallel.threadCount
