@@ -13,7 +13,8 @@ import Training
 /// (a 640² resize, four 384² tiles and the global view), with a per-section profile of the crop.
 /// All against the CLIP image tower alone on the same images in the same run.
 enum SegmentBenchmark {
-    static func run(folder: String, images count: Int) throws -> [BenchmarkRow] {
+    /// `slidingWindow` adds the sliding-window row (≈ 5 crops per image, the longest part).
+    static func run(folder: String, images count: Int, slidingWindow: Bool) throws -> [BenchmarkRow] {
         let clip = try CLIPModel.load(folder: folder)
         let tokenizer = CLIPTokenizer(vocabulary: try TokenizerVocabulary.huggingFace(folder: folder))
         var configuration = FGAsegModel.Configuration()
@@ -45,7 +46,8 @@ enum SegmentBenchmark {
                                      ours: seconds, baselineName: "clip_image_tower_only", baseline: encoderOnly))
         }
         let predictor = SegmentationPredictor(model: model, inputSize: 384)
-        for (name, sliding) in [("segment_384_T150_one_crop", false), ("segment_640_T150_sliding_window_5_crops", true)] {
+        let protocols = [("segment_384_T150_one_crop", false)] + (slidingWindow ? [("segment_640_T150_sliding_window_5_crops", true)] : [])
+        for (name, sliding) in protocols {
             let seconds = perImage(limit: 2) { _ = predictor.labels($0, classes: allClasses, slidingWindow: sliding) }
             rows.append(BenchmarkRow(suite: "segment", name: name, ours: seconds, baselineName: "clip_image_tower_only", baseline: encoderOnly))
         }

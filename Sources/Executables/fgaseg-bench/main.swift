@@ -38,6 +38,9 @@ struct Bench: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "step: also profile one step on a single thread and print every section's speed-up from 1 thread to --threads.")
     var scaling = true
 
+    @Flag(inversion: .prefixedNo, help: "segment: also time the sliding-window protocol with 150 classes (the longest row).")
+    var slidingWindow = true
+
     @Option(help: "allreduce: gradient sizes in millions of floats.")
     var millions: [Int] = [34, 86]
 
@@ -71,7 +74,7 @@ struct Bench: ParsableCommand {
         case "loader": rows = try LoaderBenchmark.run(stepSeconds: stepSeconds)
         case "segment":
             guard let model else { throw ValidationError("the segment suite needs --model DIR (ci/bench/make_random_clip.py writes one)") }
-            rows = try SegmentBenchmark.run(folder: model, images: 6)
+            rows = try SegmentBenchmark.run(folder: model, images: 6, slidingWindow: slidingWindow)
         default: throw ValidationError("unknown suite '\(suite)'; available: ops, allreduce, clip, step, loader, segment")
         }
         if world.isMain {
