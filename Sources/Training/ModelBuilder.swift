@@ -37,8 +37,8 @@ public enum ModelBuilder {
         let grid = configuration.data.cropSize / vision.patchSize
         func fail(_ message: String) -> IOError { IOError("config", message) }
         guard configuration.model.classChunk >= 0 else { throw fail("model.class_chunk \(configuration.model.classChunk) is negative") }
-        guard configuration.model.memoryBudgetGb >= 0 && configuration.model.memoryBudgetGb.isFinite else {
-            throw fail("model.memory_budget_gb \(configuration.model.memoryBudgetGb) must be 0 (recompute every class) or a positive size in GB")
+        guard configuration.model.memoryBudgetGb >= 0 && configuration.model.memoryBudgetGb <= 1e6 else {
+            throw fail("model.memory_budget_gb \(configuration.model.memoryBudgetGb) must be 0 (recompute every class) or a size in GB up to 10⁶")
         }
         guard configuration.data.cropSize % vision.patchSize == 0 else {
             throw fail("data.crop_size \(configuration.data.cropSize) is not a multiple of the CLIP patch size \(vision.patchSize)")

@@ -15,6 +15,7 @@ import Testing
         #expect(paper.solver.clipGradNorm == 0.01 && paper.solver.lrScheduler == "cosine" && paper.solver.betas == [0.9, 0.999])
         #expect(paper.test.evalPeriod == 5000 && paper.checkpoint.period == 5000 && paper.data.cropSize == 384)
         #expect(paper.model.architecture.guidanceBlocks == [3, 7] && paper.model.architecture.decoder.resolution == 24)
+        #expect(paper.model.classChunk == 16 && paper.model.memoryBudgetGb == 7)
         let large = try ConfigurationLoader.load(path: configsFolder + "/fgaseg_vitl14_coco-stuff.yaml")
         #expect(large.model.architecture.guidanceBlocks == [7, 15] && large.model.architecture.decoder.textWidth == 768 && large.data.cropSize == 336)
 
@@ -59,6 +60,16 @@ import Testing
             }
         }
         #expect(throws: IOError.self) { try ConfigurationLoader.load(path: nil, overrides: ["solver.nope=1"]) }
+    }
+
+    /// The memory plan's keys are checked before anything runs, and the error names the key.
+    @Test(arguments: ["model.class_chunk=-2", "model.memory_budget_gb=-1", "model.memory_budget_gb=1e20"])
+    func memoryPlanKeysAreValidated(override: String) throws {
+        let configuration = try demoConfiguration(output: temporaryFolder("invalid"), overrides: [override])
+        let key = String(override.split(separator: "=")[0])
+        #expect { try Trainer(configuration: configuration, world: SingleProcessCommunicator(), resume: false) } throws: { error in
+            "\(error)".contains(key)
+        }
     }
 
     @Test func overridesApplyAndTheResolvedConfigRoundTrips() throws {
