@@ -31,8 +31,8 @@ public final class GuidedLinearAttention: Module {
     /// Linear attention over the classes at every position of B images.
     ///
     /// Two exact savings over attending the padded sequence (DESIGN §7): the text guidance is the
-    /// same at every position of an image, so q and k are split by input columns,
-    /// `W·[x; g] + b = W_x·x + (W_g·g + b)`, with the guidance half computed once per image; and
+    /// same at every position of an image, so its half of q and k is computed once per image
+    /// (``Linear/guided(_:sharedGuidance:images:)``); and
     /// the padding tokens are identical constants, so their keys and values enter the sums as
     /// `count` × one token's term, and their queries (whose outputs are discarded) are skipped.
     /// - Parameters:
@@ -42,17 +42,10 @@ public final class GuidedLinearAttention: Module {
     /// - Returns: [B·P, t, C], the attention output of the real classes.
     public func callAsFunction(_ x: Tensor, guidance: Tensor, padding: Padding?) -> Tensor {
         let (n, l, c) = (x.shape[0], x.shape[1], x.shape[2])
-        let (images, g) = (guidance.shape[0], guidance.shape[2])
-        let d = c / heads
-        /// `layer([x; guidance])` [B·P, t, C] from its two column blocks.
-        func guided(_ layer: Linear) -> Tensor {
-            let perToken = Tensor.linear(x, weight: layer.weight.narrowed(1, start: 0, length: c), bias: nil)
-            let shared = Tensor.linear(guidance, weight: layer.weight.narrowed(1, start: c, length: g), bias: layer.bias)
-            return (perToken.reshaped([images, n / images, l * c]) + shared.reshaped([images, 1, l * c])).reshaped([n, l, c])
-        }
+        let (g, d) = (guidance.shape[2], c / heads)
         func split(_ t: Tensor) -> Tensor { t.reshaped([-1, t.shape[1], heads, d]).permuted([0, 2, 1, 3]) }  // [N, H, L, D]
-        let q = split(guided(query)).eluPlusOne()
-        let k = split(guided(key)).eluPlusOne()
+        let q = split(query.guided(x, sharedGuidance: guidance, images: guidance.shape[0])).eluPlusOne()
+        let k = split(key.guided(x, sharedGuidance: guidance, images: guidance.shape[0])).eluPlusOne()
         let v = split(value(x))
         var keyValues = Tensor.matmul(k, v, transposeA: true)                   // [N, H, D, D]
         var keySum = k.sum(axes: [2], keepDims: true)                             // [N, H, 1, D]

@@ -241,15 +241,18 @@ public final class CostAggregationDecoder: Module {
     public func callAsFunction(image: Tensor, text: Tensor, decoderGuidance: [Tensor], classChunk: Int = 0) -> Output {
         let aggregated = aggregate(image: image, text: text, decoderGuidance: decoderGuidance)
         let t = aggregated.cost.shape[2]
-        let chunks = classChunk > 0 && classChunk < t ? Array(stride(from: 0, to: t, by: classChunk)) : [0]
-        let pieces = chunks.map { start in
-            let count = chunks.count == 1 ? t : min(classChunk, t - start)
-            return decodeClasses(cost: aggregated.cost.narrowed(2, start: start, length: count),
-                                 local: aggregated.local.narrowed(2, start: start, length: count), guides: aggregated.guides)
+        let decoded: Output
+        if classChunk > 0 && classChunk < t {
+            let pieces = stride(from: 0, to: t, by: classChunk).map { start in
+                let count = min(classChunk, t - start)
+                return decodeClasses(cost: aggregated.cost.narrowed(2, start: start, length: count),
+                                     local: aggregated.local.narrowed(2, start: start, length: count), guides: aggregated.guides)
+            }
+            decoded = Output(logits: Tensor.concat(pieces.map(\.logits), along: 1),
+                             auxiliary: pieces[0].auxiliary.indices.map { head in Tensor.concat(pieces.map { $0.auxiliary[head] }, along: 1) })
+        } else {
+            decoded = decodeClasses(cost: aggregated.cost, local: aggregated.local, guides: aggregated.guides)
         }
-        let decoded = pieces.count == 1 ? pieces[0]
-            : Output(logits: Tensor.concat(pieces.map(\.logits), along: 1),
-                     auxiliary: pieces[0].auxiliary.indices.map { head in Tensor.concat(pieces.map { $0.auxiliary[head] }, along: 1) })
         let logits = aggregated.kept.map { scatter(decoded.logits, kept: $0, totalClasses: text.shape[1]) } ?? decoded.logits
         return Output(logits: logits, auxiliary: aggregated.auxiliary + decoded.auxiliary)
     }

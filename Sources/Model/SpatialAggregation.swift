@@ -24,8 +24,7 @@ public final class GuidedWindowAttention: Module {
     /// Window attention over the class maps of B images.
     ///
     /// q and k see [tokens; guidance], but the guidance is the same for every class map of an
-    /// image, so each projection is split by input columns, `W·[x; g] + b = W_x·x + (W_g·g + b)`,
-    /// and the guidance half is computed once per image instead of once per class (DESIGN §7).
+    /// image, so its half of each projection is computed once per image (``Linear/guided(_:sharedGuidance:images:)``).
     /// - Parameters:
     ///   - tokens: [B·T·nW, N, C], the nW windows of every class map (ordered image, class, window).
     ///   - guidance: [B·nW, N, G], the same windows of each image's guidance.
@@ -33,18 +32,10 @@ public final class GuidedWindowAttention: Module {
     ///   - mask: additive [nW, N, N], or nil.
     /// - Returns: [B·T·nW, N, C].
     public func callAsFunction(tokens: Tensor, guidance: Tensor, windowsPerMap: Int, mask: Tensor?) -> Tensor {
-        let (windows, n, c) = (tokens.shape[0], tokens.shape[1], tokens.shape[2])
-        let (images, g) = (guidance.shape[0] / windowsPerMap, guidance.shape[2])
-        let perImage = windows / images
-        /// `layer([tokens; guidance])` [B·T·nW, N, C] from its two column blocks.
-        func guided(_ layer: Linear) -> Tensor {
-            let perToken = Tensor.linear(tokens, weight: layer.weight.narrowed(1, start: 0, length: c), bias: nil)
-            let shared = Tensor.linear(guidance, weight: layer.weight.narrowed(1, start: c, length: g), bias: layer.bias)
-            return (perToken.reshaped([images, perImage / windowsPerMap, windowsPerMap * n * c])
-                    + shared.reshaped([images, 1, windowsPerMap * n * c])).reshaped([windows, n, c])
-        }
+        let images = guidance.shape[0] / windowsPerMap
+        let (q, k) = (query.guided(tokens, sharedGuidance: guidance, images: images), key.guided(tokens, sharedGuidance: guidance, images: images))
         // Windows are ordered (image, class, window), so window w uses mask[w % nW].
-        let attended = Tensor.attention(query: guided(query), key: guided(key), value: value(tokens), heads: heads, mask: mask)
+        let attended = Tensor.attention(query: q, key: k, value: value(tokens), heads: heads, mask: mask)
         return projection(attended)
     }
 }
@@ -155,9 +146,9 @@ public final class SpatialAggregation: Module {
     /// x̂ and outputs, window tokens, q, k, v, attention and projection outputs, residual sums),
     /// 2·4C of the MLP's hidden pre-activation and activation, and heads·window² attention
     /// probabilities; plus a quarter for the allocator's size rounding and reuse of larger
-    /// buffers. Calibrated against the allocator's measured live bytes (`SpatialMemoryTests`,
-    /// and `fgaseg-bench step` at the ViT-B/16 shapes: 35.8 MB measured vs 36.5 MB estimated
-    /// per class for the two layers).
+    /// buffers. Calibrated against the allocator's measured live bytes (`ChunkedTrainingTests`'
+    /// `keptActivationEstimateMatchesTheAllocator`, and `fgaseg-bench step` at the ViT-B/16 shapes:
+    /// 35.8 MB measured vs 37.6 MB estimated per class for the two layers).
     public var keptBytesPerClass: Int {
         [block1, block2].reduce(0) { total, block in
             let c = block.norm1.weight.count

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// Wall-clock seconds of `body`, the median of `repetitions` runs after `warmup` runs.
 func medianSeconds(warmup: Int = 2, repetitions: Int = 7, _ body: () -> Void) -> Double {
@@ -17,6 +18,13 @@ func peakResidentMegabytes() -> Int {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return usage.ru_maxrss / 1024
+}
+
+/// A profiler section's name for a table: its last path component, indented two spaces per
+/// level of nesting ("per-class decoder/up-1" → "  up-1").
+func indentedSectionName(_ entry: Profiler.Entry) -> String {
+    let parts = entry.name.split(separator: "/")
+    return String(repeating: "  ", count: parts.count - 1) + (parts.last.map(String.init) ?? entry.name)
 }
 
 /// Minor page faults of this process so far (each one a first touch of a fresh page).

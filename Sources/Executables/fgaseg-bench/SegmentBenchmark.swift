@@ -55,9 +55,8 @@ enum SegmentBenchmark {
         _ = predictor.labels(images[0], classes: allClasses, slidingWindow: false)
         print("  one 384² crop, T = 150, by section (s):")
         for entry in Profiler.stop() {
-            let depth = entry.name.split(separator: "/").count - 1
-            let label = String(repeating: "  ", count: depth) + (entry.name.split(separator: "/").last.map(String.init) ?? entry.name)
-            print(String(format: "    %@ %7.3f", label.padding(toLength: 36, withPad: " ", startingAt: 0), entry.forwardSeconds))
+            print(String(format: "    %@ %7.3f", indentedSectionName(entry).padding(toLength: 36, withPad: " ", startingAt: 0),
+                         entry.forwardSeconds))
         }
         return rows
     }

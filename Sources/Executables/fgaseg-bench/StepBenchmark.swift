@@ -73,8 +73,9 @@ enum StepBenchmark {
             let faults = minorPageFaults()
             let result = step()
             if threads == configured {
+                let touched = minorPageFaults() - faults
                 print(String(format: "  page faults in the %d-thread step: %d (%.2f GB of fresh memory touched)", threads,
-                             minorPageFaults() - faults, Double(minorPageFaults() - faults) * 4096 / 1e9))
+                             touched, Double(touched) * 4096 / 1e9))
             }
             return (result.seconds, result.loss, Profiler.stop())
         }
@@ -95,8 +96,7 @@ enum StepBenchmark {
         let scalingHeader = single == nil ? "" : String(format: "  1-thread s  %d-thread speed-up", threads)
         print("  " + padded("section (forward includes nested sections)", 46) + "     fwd s     bwd s    GFLOP   GFLOP/s   peak MB" + scalingHeader)
         for entry in sections {
-            let depth = entry.name.split(separator: "/").count - 1
-            let label = String(repeating: "  ", count: depth) + (entry.name.split(separator: "/").last.map(String.init) ?? entry.name)
+            let label = indentedSectionName(entry)
             let seconds = entry.forwardSeconds + entry.backwardSeconds
             let rate = entry.flops > 0 && seconds > 0 ? String(format: "%9.1f", entry.flops / seconds / 1e9) : String(repeating: " ", count: 9)
             let scalingColumns = singleSeconds[entry.name].map { String(format: " %11.2f %18.2f", $0, seconds > 0 ? $0 / seconds : 0) } ?? ""
