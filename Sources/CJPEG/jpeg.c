@@ -10,7 +10,6 @@ typedef struct {
     struct jpeg_error_mgr base;
     jmp_buf escape;
     char *message; /* JMSG_LENGTH_MAX bytes */
-    int warned;
 } error_manager;
 
 static void on_error(j_common_ptr info) {
@@ -20,11 +19,20 @@ static void on_error(j_common_ptr info) {
 }
 
 static void on_message(j_common_ptr info, int level) {
-    /* level -1 is a warning about corrupt data; higher levels are trace output. */
+    /* level -1 is a warning about corrupt data, which this decoder treats as an error: stop at the
+       first one instead of decoding the rest of a broken stream. Higher levels are trace output. */
     if (level >= 0) return;
     error_manager *manager = (error_manager *)info->err;
-    if (!manager->warned) (*info->err->format_message)(info, manager->message);
-    manager->warned = 1;
+    (*info->err->format_message)(info, manager->message);
+    longjmp(manager->escape, 1);
+}
+
+/* An error for colour spaces that libjpeg cannot convert to RGB or gray. */
+static int unsupported_color_space(j_decompress_ptr info, char *error, size_t capacity) {
+    if (info->jpeg_color_space != JCS_CMYK && info->jpeg_color_space != JCS_YCCK) return 0;
+    snprintf(error, capacity, "a CMYK JPEG (%s colour space), which is not supported; convert it to RGB first "
+             "(e.g. `convert in.jpg -colorspace sRGB out.jpg`)", info->jpeg_color_space == JCS_CMYK ? "CMYK" : "YCCK");
+    return 1;
 }
 
 static void install(struct jpeg_error_mgr *base, error_manager *manager) {
@@ -52,6 +60,10 @@ int fga_jpeg_info(const uint8_t *data, size_t length, int *width, int *height, i
     jpeg_create_decompress(&info);
     jpeg_mem_src(&info, data, (unsigned long)length);
     jpeg_read_header(&info, TRUE);
+    if (unsupported_color_space(&info, error, error_capacity)) {
+        jpeg_destroy_decompress(&info);
+        return 1;
+    }
     *width = (int)info.image_width;
     *height = (int)info.image_height;
     *channels = info.num_components == 1 ? 1 : 3;
@@ -60,7 +72,7 @@ int fga_jpeg_info(const uint8_t *data, size_t length, int *width, int *height, i
 }
 
 int fga_jpeg_decode(const uint8_t *data, size_t length, int channels, uint8_t *pixels,
-                    size_t capacity, char *error, size_t error_capacity) {
+                    size_t capacity, size_t max_memory, char *error, size_t error_capacity) {
     if (channels != 1 && channels != 3) {
         snprintf(error, error_capacity, "unsupported channel count %d (expected 1 or 3)", channels);
         return 1;
@@ -77,7 +89,12 @@ int fga_jpeg_decode(const uint8_t *data, size_t length, int channels, uint8_t *p
     }
     jpeg_create_decompress(&info);
     jpeg_mem_src(&info, data, (unsigned long)length);
+    info.mem->max_memory_to_use = (long)max_memory;
     jpeg_read_header(&info, TRUE);
+    if (unsupported_color_space(&info, error, error_capacity)) {
+        jpeg_destroy_decompress(&info);
+        return 1;
+    }
     info.out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&info);
     size_t stride = (size_t)info.output_width * (size_t)info.output_components;
@@ -93,10 +110,6 @@ int fga_jpeg_decode(const uint8_t *data, size_t length, int channels, uint8_t *p
     }
     jpeg_finish_decompress(&info);
     jpeg_destroy_decompress(&info);
-    if (manager.warned) {
-        report(&manager, error, error_capacity);
-        return 1;
-    }
     return 0;
 }
 

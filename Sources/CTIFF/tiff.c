@@ -39,6 +39,11 @@ static TIFF *open_checked(const char *path, int *width, int *height, int *bits, 
     TIFFGetField(tiff, TIFFTAG_IMAGELENGTH, &h);
     TIFFGetFieldDefaulted(tiff, TIFFTAG_BITSPERSAMPLE, &b);
     TIFFGetFieldDefaulted(tiff, TIFFTAG_SAMPLESPERPIXEL, &spp);
+    if (w > INT32_MAX || h > INT32_MAX) {
+        if (capacity > 0) snprintf(error, capacity, "the header claims %ux%u pixels", w, h);
+        TIFFClose(tiff);
+        return NULL;
+    }
     if (w == 0 || h == 0 || spp != 1 || (b != 8 && b != 16)) {
         if (capacity > 0) snprintf(error, capacity, "expected a single-channel 8- or 16-bit TIFF, found %ux%u with %u samples of %u bits", w, h, spp, b);
         TIFFClose(tiff);

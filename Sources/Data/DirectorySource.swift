@@ -9,6 +9,9 @@ public struct DirectorySource: SampleSource {
     public let classNames: [String]
     /// Label file names, sorted.
     public let labelFiles: [String]
+    /// Images of the image folder that have no label file (left out, as detectron2's
+    /// `load_sem_seg` uses the intersection), sorted.
+    public let unlabeledImages: [String]
 
     /// Lists the label folder of `layout` under `root`; a missing folder or an empty one is an error.
     public init(root: String, layout: DatasetLayout) throws {
@@ -21,6 +24,9 @@ public struct DirectorySource: SampleSource {
         }
         labelFiles = files.filter { $0.hasSuffix(".\(layout.labelExtension)") }.sorted()
         guard !labelFiles.isEmpty else { throw IOError(folder, "no .\(layout.labelExtension) label files") }
+        let labelled = Set(labelFiles.map { ($0 as NSString).deletingPathExtension })
+        let images = (try? FileManager.default.contentsOfDirectory(atPath: (root as NSString).appendingPathComponent(layout.imageDirectory))) ?? []
+        unlabeledImages = images.filter { $0.hasSuffix(".jpg") && !labelled.contains(($0 as NSString).deletingPathExtension) }.sorted()
     }
 
     public init(root: String, dataset: DatasetName) throws {

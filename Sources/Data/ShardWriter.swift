@@ -20,10 +20,12 @@ public enum ShardFormat {
 }
 
 /// Streams samples into one HDF5 shard; the file appears under its final name only when
-/// ``finish()`` succeeds (written to a temporary file, then renamed).
+/// ``finish()`` succeeds (written to a temporary file, then renamed). A writer released without
+/// finishing (an error while packing) removes its temporary file.
 public final class ShardWriter {
     public let path: String
     private let temporary: String
+    private var finished = false
     private let file: HDF5File
     private let labelBits: Int
     private var imageOffsets: [Int64] = [0]
@@ -80,9 +82,17 @@ public final class ShardWriter {
             try file.write("label_crc32", labelChecksums, shape: [labelChecksums.count])
             try file.close()
             try AtomicFile.commit(temporary: temporary, to: path)
+            finished = true
         } catch {
             unlink(temporary)
             throw error
+        }
+    }
+
+    deinit {
+        if !finished {
+            try? file.close()
+            unlink(temporary)
         }
     }
 }

@@ -14,28 +14,32 @@ public enum JPEG {
     }
 
     /// Decodes into `pixels` [height, width, channels] (channels 1 = gray or 3 = RGB), which
-    /// must hold at least width × height × channels bytes; returns the size.
-    public static func decode(_ data: UnsafeRawBufferPointer, channels: Int = 3,
+    /// must hold at least width × height × channels bytes; returns the size. The header's size is
+    /// checked against `limits` first.
+    public static func decode(_ data: UnsafeRawBufferPointer, channels: Int = 3, limits: ImageLimits = .default,
                               into pixels: UnsafeMutableBufferPointer<UInt8>) throws -> (width: Int, height: Int) {
         let header = try info(data)
+        try limits.check(width: header.width, height: header.height, format: "JPEG")
         let (status, message) = callWithMessage {
             fga_jpeg_decode(data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
-                            Int32(channels), pixels.baseAddress, pixels.count, $0, $1)
+                            Int32(channels), pixels.baseAddress, pixels.count, limits.decoderWorkingBytes, $0, $1)
         }
         guard status == 0 else { throw IOError("JPEG data", message) }
         return (header.width, header.height)
     }
 
-    /// Decodes to a new raster [height, width, channels] (channels 1 = gray or 3 = RGB).
-    public static func decode(_ data: UnsafeRawBufferPointer, channels: Int = 3) throws -> Raster<UInt8> {
+    /// Decodes to a new raster [height, width, channels] (channels 1 = gray or 3 = RGB); the
+    /// header's size is checked against `limits` before the raster is allocated.
+    public static func decode(_ data: UnsafeRawBufferPointer, channels: Int = 3, limits: ImageLimits = .default) throws -> Raster<UInt8> {
         let header = try info(data)
+        try limits.check(width: header.width, height: header.height, format: "JPEG")
         var raster = Raster<UInt8>(width: header.width, height: header.height, channels: channels)
-        _ = try raster.samples.withUnsafeMutableBufferPointer { try decode(data, channels: channels, into: $0) }
+        _ = try raster.samples.withUnsafeMutableBufferPointer { try decode(data, channels: channels, limits: limits, into: $0) }
         return raster
     }
 
-    public static func decode(_ data: [UInt8], channels: Int = 3) throws -> Raster<UInt8> {
-        try data.withUnsafeBytes { try decode($0, channels: channels) }
+    public static func decode(_ data: [UInt8], channels: Int = 3, limits: ImageLimits = .default) throws -> Raster<UInt8> {
+        try data.withUnsafeBytes { try decode($0, channels: channels, limits: limits) }
     }
 
     /// Encodes a gray (1 channel) or RGB (3 channels) raster as baseline JPEG of `quality` 1...100.

@@ -13,8 +13,9 @@ public enum PNG {
         var code: Int32 { self == .samples ? Int32(FGA_PNG_RAW) : Int32(FGA_PNG_RGB) }
     }
 
-    /// Decodes to a raster [height, width, channels] of 8-bit samples.
-    public static func decode(_ data: UnsafeRawBufferPointer, mode: Mode = .rgb) throws -> Raster<UInt8> {
+    /// Decodes to a raster [height, width, channels] of 8-bit samples; the header's size is checked
+    /// against `limits` before the raster is allocated.
+    public static func decode(_ data: UnsafeRawBufferPointer, mode: Mode = .rgb, limits: ImageLimits = .default) throws -> Raster<UInt8> {
         let bytes = data.baseAddress?.assumingMemoryBound(to: UInt8.self)
         var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0, bytesPerSample: Int32 = 0
         let header = callWithMessage {
@@ -22,6 +23,7 @@ public enum PNG {
         }
         guard header.status == 0 else { throw IOError("PNG data", header.message) }
         guard bytesPerSample == 1 else { throw IOError("PNG data", "16-bit samples are not supported for 8-bit decoding") }
+        try limits.check(width: Int(width), height: Int(height), format: "PNG")
         var raster = Raster<UInt8>(width: Int(width), height: Int(height), channels: Int(channels))
         let (status, message) = raster.samples.withUnsafeMutableBufferPointer { pixels in
             callWithMessage { fga_png_decode(bytes, data.count, mode.code, pixels.baseAddress, pixels.count, $0, $1) }
@@ -30,8 +32,8 @@ public enum PNG {
         return raster
     }
 
-    public static func decode(_ data: [UInt8], mode: Mode = .rgb) throws -> Raster<UInt8> {
-        try data.withUnsafeBytes { try decode($0, mode: mode) }
+    public static func decode(_ data: [UInt8], mode: Mode = .rgb, limits: ImageLimits = .default) throws -> Raster<UInt8> {
+        try data.withUnsafeBytes { try decode($0, mode: mode, limits: limits) }
     }
 
     /// Encodes 8-bit gray (1 channel), RGB (3) or RGBA (4). With a `palette` of at most 256 RGB

@@ -6,8 +6,13 @@ import Glibc
 
 /// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
 /// `{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {string: string}}`,
-/// then the raw little-endian data. F32, F16 and BF16 tensors are read as Float32.
+/// then the raw little-endian data. F32, F16 and BF16 tensors are read as Float32. As the format's
+/// specification requires, a header with a duplicate name or with tensors whose byte ranges
+/// overlap is refused; the header is at most 100 MB.
 public enum Safetensors {
+    /// The largest header accepted (the reference implementation's limit).
+    static let maxHeaderLength = 100_000_000
+
     /// Tensors and metadata read from a file.
     public struct Contents: Sendable {
         public var tensors: [String: Tensor]
@@ -42,16 +47,23 @@ public enum Safetensors {
         guard declaredLength > 0, declaredLength <= UInt64(bytes.count - 8) else {
             throw IOError("safetensors", "header length \(declaredLength) does not fit in a file of \(bytes.count) bytes")
         }
+        guard declaredLength <= UInt64(maxHeaderLength) else {
+            throw IOError("safetensors", "header length \(declaredLength) is above the format's limit of \(maxHeaderLength) bytes")
+        }
         let headerLength = Int(declaredLength)
         let headerBytes = Data(bytes[8..<(8 + headerLength)])
         guard let header = (try? JSONSerialization.jsonObject(with: headerBytes)) as? [String: Any] else {
             throw IOError("safetensors", "the header is not a JSON object")
         }
+        if let duplicate = JSONObjectKeys.firstDuplicate(in: headerBytes) {
+            throw IOError("safetensors", "the header names \(duplicate) more than once")
+        }
         let dataStart = 8 + headerLength
         let dataLength = bytes.count - dataStart
         var tensors: [String: Tensor] = [:]
         var metadata: [String: String] = [:]
-        for (name, value) in header {
+        var ranges: [(name: String, begin: Int, end: Int)] = []
+        for (name, value) in header.sorted(by: { $0.key < $1.key }) {
             if name == "__metadata__" {
                 guard let entries = value as? [String: Any] else { throw IOError("safetensors", "__metadata__ is not an object") }
                 for (key, entry) in entries {
@@ -85,6 +97,7 @@ public enum Safetensors {
             guard end - begin == count * elementSize else {
                 throw IOError("safetensors", "tensor \(name): \(end - begin) bytes for shape \(shape) of \(dtype) (expected \(count * elementSize))")
             }
+            ranges.append((name, begin, end))
             let tensor = Tensor(uninitializedShape: shape)
             let source = bytes.baseAddress! + dataStart + begin
             for i in 0..<count {
@@ -95,6 +108,10 @@ public enum Safetensors {
                 }
             }
             tensors[name] = tensor
+        }
+        ranges.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        for (previous, next) in zip(ranges, ranges.dropFirst()) where next.begin < previous.end {
+            throw IOError("safetensors", "tensors \(previous.name) [\(previous.begin), \(previous.end)] and \(next.name) [\(next.begin), \(next.end)] overlap")
         }
         return Contents(tensors: tensors, metadata: metadata)
     }

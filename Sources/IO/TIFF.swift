@@ -3,11 +3,15 @@ import CTIFF
 /// Single-channel 8/16-bit TIFF label maps (libtiff), as the detectron2 scripts write them for
 /// ADE20K-847 and PASCAL Context-459. Corrupt or unexpected files are an ``IOError`` naming the file.
 public enum TIFF {
-    /// Reads the label map at `path` as 16-bit samples (8-bit files widened) [height, width, 1].
-    public static func readLabels(path: String) throws -> Raster<UInt16> {
+    /// Reads the label map at `path` as 16-bit samples (8-bit files widened) [height, width, 1]; the
+    /// header's size is checked against `limits` before the raster is allocated.
+    public static func readLabels(path: String, limits: ImageLimits = .default) throws -> Raster<UInt16> {
         var width: Int32 = 0, height: Int32 = 0, bits: Int32 = 0
         let header = callWithMessage { fga_tiff_info(path, &width, &height, &bits, $0, $1) }
         guard header.status == 0 else { throw IOError(path, header.message) }
+        do { try limits.check(width: Int(width), height: Int(height), format: "TIFF") } catch let error as IOError {
+            throw IOError(path, error.message)
+        }
         var raster = Raster<UInt16>(width: Int(width), height: Int(height), channels: 1)
         let (status, message) = raster.samples.withUnsafeMutableBufferPointer { samples in
             callWithMessage { fga_tiff_read(path, samples.baseAddress, samples.count, $0, $1) }

@@ -5,21 +5,24 @@ import IO
 /// Opens the sample sources a configuration names.
 public enum DataSources {
     /// The source of `section` (`demo`, `shards` or `folder`) and the indices to use (the first
-    /// `count` when `count` > 0).
-    public static func open(_ section: TrainingConfiguration.SourceSection, demoSplit: DemoScenes.Split, seed: UInt64 = 0) throws -> SampleSource {
+    /// `count` when `count` > 0). With `toleratingBadSamples` (`data.skip_bad_samples`), shards
+    /// with damaged index entries open and those samples throw when read, to be skipped.
+    public static func open(_ section: TrainingConfiguration.SourceSection, demoSplit: DemoScenes.Split, seed: UInt64 = 0,
+                            toleratingBadSamples: Bool = false) throws -> SampleSource {
         switch section.kind {
         case "demo":
-            guard section.count > 0 else { throw IOError("config", "data: a demo source needs count > 0") }
+            guard section.count > 0 else { throw ConfigurationError(key: "data.*.count", source: "configuration", "a demo source needs count > 0") }
             return DemoScenes(split: demoSplit, count: section.count, size: section.imageSize, seed: seed)
         case "shards":
-            return try ShardSet(paths: try ShardSet.paths(in: section.path))
+            return try ShardSet(paths: try ShardSet.paths(in: section.path), toleratingBadSamples: toleratingBadSamples)
         case "folder":
             guard let dataset = DatasetName(rawValue: section.dataset) else {
-                throw IOError("config", "data: unknown dataset '\(section.dataset)'; choose one of \(DatasetName.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ConfigurationError(key: "data.*.dataset", source: "configuration",
+                                         "unknown dataset '\(section.dataset)'; choose one of \(DatasetName.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return try DirectorySource(root: section.root.isEmpty ? DatasetName.defaultRoot : section.root, dataset: dataset)
         default:
-            throw IOError("config", "data: unknown source kind '\(section.kind)' (demo, shards or folder)")
+            throw ConfigurationError(key: "data.*.kind", source: "configuration", "unknown source kind '\(section.kind)' (demo, shards or folder)")
         }
     }
 

@@ -25,44 +25,44 @@ public enum ModelBuilder {
             return (clip, CLIPTokenizer(vocabulary: .byteLevel()))
         }
         guard FileManager.default.fileExists(atPath: spec.clip + "/config.json") else {
-            throw IOError("model.clip", "\(spec.clip) is neither `tiny` nor a Hugging Face CLIP folder (no config.json)")
+            throw ConfigurationError(key: "model.clip", source: "configuration", "\(spec.clip) is neither `tiny` nor a Hugging Face CLIP folder (no config.json)")
         }
         let clip = loadWeights ? try CLIPModel.load(folder: spec.clip) : CLIPModel(try CLIPConfiguration.load(folder: spec.clip))
         return (clip, CLIPTokenizer(vocabulary: try .huggingFace(folder: spec.clip)))
     }
 
-    /// Checks that the architecture fits the CLIP model and the crop size; errors name the keys.
+    /// Checks every value's range (``ConfigurationRules``, for configurations built in code) and that
+    /// the architecture fits the CLIP model and the crop size; errors name the keys.
     public static func validate(_ configuration: TrainingConfiguration, clip: CLIPConfiguration) throws {
+        try ConfigurationRules.check(configuration, sources: [:], fallbackSource: "configuration")
         let a = configuration.model.architecture, vision = clip.visionConfig
         let grid = configuration.data.cropSize / vision.patchSize
-        func fail(_ message: String) -> IOError { IOError("config", message) }
-        guard configuration.model.classChunk >= 0 else { throw fail("model.class_chunk \(configuration.model.classChunk) is negative") }
-        guard configuration.model.memoryBudgetGb >= 0 && configuration.model.memoryBudgetGb <= 1e6 else {
-            throw fail("model.memory_budget_gb \(configuration.model.memoryBudgetGb) must be 0 (recompute every class) or a size in GB up to 10⁶")
+        func fail(_ key: String, _ message: String) -> ConfigurationError {
+            ConfigurationError(key: key, source: "configuration with CLIP \(configuration.model.clip)", message)
         }
         guard configuration.data.cropSize % vision.patchSize == 0 else {
-            throw fail("data.crop_size \(configuration.data.cropSize) is not a multiple of the CLIP patch size \(vision.patchSize)")
+            throw fail("data.crop_size", "\(configuration.data.cropSize) is not a multiple of the CLIP patch size \(vision.patchSize)")
         }
         guard a.decoder.resolution == grid else {
-            throw fail("model.architecture.decoder.resolution is \(a.decoder.resolution) but data.crop_size / patch = \(grid)")
+            throw fail("model.architecture.decoder.resolution", "is \(a.decoder.resolution) but data.crop_size / patch = \(grid)")
         }
         guard a.decoder.textWidth == clip.projectionDim, a.decoder.imageChannels == clip.projectionDim else {
-            throw fail("model.architecture.decoder.text_width and image_channels must equal the CLIP projection dim \(clip.projectionDim)")
+            throw fail("model.architecture.decoder.text_width", "text_width and image_channels must equal the CLIP projection dim \(clip.projectionDim)")
         }
-        guard a.guidanceBlocks.count == 2, a.guidanceBlocks.allSatisfy({ $0 >= 0 && $0 < vision.numHiddenLayers }) else {
-            throw fail("model.architecture.guidance_blocks \(a.guidanceBlocks) must name two of the \(vision.numHiddenLayers) vision blocks")
+        guard a.guidanceBlocks.allSatisfy({ $0 < vision.numHiddenLayers }) else {
+            throw fail("model.architecture.guidance_blocks", "\(a.guidanceBlocks) must name two of the \(vision.numHiddenLayers) vision blocks")
         }
         // DoubleConv uses GroupNorm(channels / 16): those widths must be multiples of 16.
-        for (key, width) in [("hidden / 2", a.decoder.hidden / 2)] + a.decoder.decoderDims.enumerated().map({ ("decoder_dims[\($0.offset)]", $0.element) }) {
-            guard width > 0, width % 16 == 0 else {
-                throw fail("model.architecture.decoder.\(key) = \(width) must be a positive multiple of 16 (GroupNorm of 16-channel groups)")
+        for (key, width) in [("hidden", a.decoder.hidden / 2)] + a.decoder.decoderDims.enumerated().map({ ("decoder_dims[\($0.offset)]", $0.element) }) {
+            guard width % 16 == 0 else {
+                throw fail("model.architecture.decoder.\(key)", "\(key == "hidden" ? "hidden / 2 = " : "")\(width) must be a positive multiple of 16 (GroupNorm of 16-channel groups)")
             }
         }
         guard a.decoder.hidden % a.decoder.heads == 0 else {
-            throw fail("model.architecture.decoder.hidden \(a.decoder.hidden) is not divisible by heads \(a.decoder.heads)")
+            throw fail("model.architecture.decoder.hidden", "\(a.decoder.hidden) is not divisible by heads \(a.decoder.heads)")
         }
         guard grid % a.decoder.window == 0 else {
-            throw fail("model.architecture.decoder.window \(a.decoder.window) must divide the feature grid \(grid)")
+            throw fail("model.architecture.decoder.window", "\(a.decoder.window) must divide the feature grid \(grid)")
         }
     }
 

@@ -40,7 +40,8 @@ public final class Trainer {
         let solver = configuration.solver
         let perIteration = world.size * solver.imsPerRank
         guard solver.imsPerBatch % perIteration == 0 else {
-            throw IOError("config", "solver.ims_per_batch \(solver.imsPerBatch) is not a multiple of world size \(world.size) × solver.ims_per_rank \(solver.imsPerRank)")
+            throw ConfigurationError(key: "solver.ims_per_batch", source: "configuration with \(world.size) rank(s)",
+                                     "\(solver.imsPerBatch) is not a multiple of world size \(world.size) × solver.ims_per_rank \(solver.imsPerRank)")
         }
         accumulateSteps = solver.imsPerBatch / perIteration
         (model, tokenizer) = try ModelBuilder.model(configuration)
@@ -51,14 +52,32 @@ public final class Trainer {
                         weightDecay: Float(norms.contains(name) ? solver.weightDecayNorm : solver.weightDecay))
         }
         schedule = try Self.schedule(solver)
-        let checkpoint = resumeFrom ?? (resume ? Checkpoint.latest(in: configuration.outputDir) : nil)
-        if let checkpoint {
-            let state = try Checkpoint.restore(model, optimizer: optimizer, from: checkpoint)
-            (iteration, skippedSteps) = (state.iteration, state.skippedSteps)
-            if world.isMain { log("resumed from \(checkpoint) at iteration \(iteration)") }
+        if let resumeFrom {
+            try restore(from: [resumeFrom])
+        } else if resume {
+            try restore(from: Checkpoint.resumeCandidates(in: configuration.outputDir))
         }
         try Replicas.broadcastFromRoot(model, communicator: world)
         try Replicas.verify(model, communicator: world, step: iteration)
+    }
+
+    /// Restores the first of `candidates` (newest first) that loads and passes its checksums. A
+    /// damaged one is skipped with a warning that names it and the problem; when none loads, the
+    /// newest one's error is thrown. No candidates: a fresh start.
+    private func restore(from candidates: [String]) throws {
+        var firstError: Error?
+        for path in candidates {
+            do {
+                let state = try Checkpoint.restore(model, optimizer: optimizer, from: path)
+                (iteration, skippedSteps) = (state.iteration, state.skippedSteps)
+                if world.isMain { log("resumed from \(path) at iteration \(iteration)") }
+                return
+            } catch let error as IOError where candidates.count > 1 {
+                if world.isMain { log("warning: cannot resume from \(path): \(error.message); trying the previous checkpoint") }
+                firstError = firstError ?? error
+            }
+        }
+        if let firstError { throw firstError }
     }
 
     /// The learning-rate schedule of the solver section.
@@ -68,7 +87,7 @@ public final class Trainer {
         case "cosine": shape = .cosine
         case "poly": shape = .poly(power: solver.polyPower)
         case "constant": shape = .constant
-        default: throw IOError("config", "solver.lr_scheduler '\(solver.lrScheduler)' is not cosine, poly or constant")
+        default: throw ConfigurationError(key: "solver.lr_scheduler", source: "configuration", "'\(solver.lrScheduler)' is not cosine, poly or constant")
         }
         return LearningRateSchedule(base: solver.baseLr, maxIterations: solver.maxIter, shape: shape,
                                     warmupIterations: solver.warmupIters, warmupFactor: solver.warmupFactor)
@@ -102,7 +121,7 @@ public final class Trainer {
             if !abandoned.isEmpty { log("removed \(abandoned.count) unfinished file(s) of a killed run: \(abandoned.sorted().joined(separator: ", "))") }
             try AtomicFile.write(Array(try ConfigurationLoader.yaml(c).utf8), to: output + "/config.yaml")
         }
-        let trainSource = try DataSources.open(c.data.train, demoSplit: .train, seed: UInt64(c.seed))
+        let trainSource = try DataSources.open(c.data.train, demoSplit: .train, seed: UInt64(c.seed), toleratingBadSamples: c.data.skipBadSamples)
         let trainCount = DataSources.usedCount(trainSource, c.data.train)
         let prompts = ModelBuilder.prompts(trainSource.classNames, tokenizer: tokenizer, template: c.model.promptTemplate) { [world, log] in
             if world.isMain { log("warning: \($0)") }
@@ -117,10 +136,10 @@ public final class Trainer {
             seed: UInt64(c.seed), rank: world.rank, skipBadSamples: c.data.skipBadSamples)
         let loader = TrainingLoader(batches, start: iteration * accumulateSteps, workers: c.data.workers, prefetch: c.data.prefetch)
         guard let overlap = GradientReducer.OverlapPolicy(rawValue: c.distributed.overlap) else {
-            throw IOError("config", "distributed.overlap '\(c.distributed.overlap)' is not auto, on or off")
+            throw ConfigurationError(key: "distributed.overlap", source: "configuration", "'\(c.distributed.overlap)' is not auto, on or off")
         }
         guard let transport = GradientReducer.Transport(rawValue: c.distributed.transport) else {
-            throw IOError("config", "distributed.transport '\(c.distributed.transport)' is not auto, shared or mpi")
+            throw ConfigurationError(key: "distributed.transport", source: "configuration", "'\(c.distributed.transport)' is not auto, shared or mpi")
         }
         let reducer = try GradientReducer(parameters: flat, communicator: world, bucketBytes: c.distributed.bucketMb * 1_000_000,
                                           overlap: overlap, transport: transport)

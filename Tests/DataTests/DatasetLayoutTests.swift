@@ -125,5 +125,8 @@ func writeSample(root: TemporaryFolder, dataset: DatasetName, stem: String, stor
             }
         }
         #expect(throws: IOError.self) { try DirectorySource(root: root.path, dataset: .cocoStuffVal) }
+        // f: an image without a label file is listed, not silently dropped.
+        writeFile(root.file("ADEChallengeData2016/images/validation/f.jpg"), Data(jpeg))
+        #expect(try DirectorySource(root: root.path, dataset: .ade20k150).unlabeledImages == ["f.jpg"])
     }
 }

@@ -66,4 +66,61 @@ import Testing
             }
         }
     }
+
+    /// Every byte of every index dataset, flipped three ways (1,080 files): opening either refuses
+    /// the shard with an error naming it, or every damaged sample throws when read — never a trap,
+    /// never a silently different sample. Opened tolerantly, `verify` reports the damage.
+    @Test func flippedIndexBytesAreNamedErrors() throws {
+        let folder = TemporaryFolder()
+        let original = samples(classCount: 20)
+        let path = try pack(original, classes: (0..<20).map { "c\($0)" }, shards: 1, into: folder)[0]
+        let pristine = [UInt8](FileManager.default.contents(atPath: path)!)
+        let index = try HDF5File(path: path, mode: .read)
+        let datasets: [(String, [UInt8])] = [
+            ("image_offsets", try index.read("image_offsets", as: Int64.self).values.withUnsafeBytes { Array($0) }),
+            ("heights", try index.read("heights", as: Int32.self).values.withUnsafeBytes { Array($0) }),
+            ("widths", try index.read("widths", as: Int32.self).values.withUnsafeBytes { Array($0) }),
+            ("image_crc32", try index.read("image_crc32", as: Int64.self).values.withUnsafeBytes { Array($0) }),
+            ("label_crc32", try index.read("label_crc32", as: Int64.self).values.withUnsafeBytes { Array($0) }),
+        ]
+        try index.close()
+        var refused = 0, damagedSamples = 0
+        for (name, bytes) in datasets {
+            let offset = try #require((0...(pristine.count - bytes.count)).first { Array(pristine[$0..<($0 + bytes.count)]) == bytes }, "\(name)")
+            for byte in bytes.indices {
+                for mask: UInt8 in [0x01, 0x80, 0xFF] {
+                    var mutated = pristine
+                    mutated[offset + byte] ^= mask
+                    writeFile(path, Data(mutated))
+                    do {
+                        let set = try ShardSet(paths: [path])
+                        let failures = (0..<set.count).filter { k in
+                            guard let sample = try? set.sample(at: k) else { return true }
+                            #expect(sample == original[k], "\(name) byte \(byte) ^ \(mask): sample \(k) changed silently")
+                            return false
+                        }
+                        #expect(!failures.isEmpty, "\(name) byte \(byte) ^ \(mask) went unnoticed")
+                        damagedSamples += failures.count
+                    } catch let error as IOError {
+                        #expect(error.description.contains(path), "\(error)")
+                        refused += 1
+                    }
+                    if let tolerant = try? ShardSet(paths: [path], toleratingBadSamples: true) {
+                        #expect(!tolerant.verify().isEmpty, "\(name) byte \(byte) ^ \(mask): verify found nothing")
+                    }
+                }
+            }
+        }
+        #expect(refused > 0 && damagedSamples > 0)
+    }
+
+    /// A writer released without `finish()` (an error while packing) leaves no temporary file.
+    @Test func unfinishedShardLeavesNoTemporaryFile() throws {
+        let folder = TemporaryFolder()
+        do {
+            let writer = try ShardWriter(path: folder.file("shard-00000-of-00001.h5"), classNames: ["a"])
+            try writer.append(samples(classCount: 1)[0])
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
+    }
 }

@@ -96,4 +96,51 @@ func psnr(_ a: Raster<UInt8>, _ b: Raster<UInt8>) -> Double {
         #expect(throws: IOError.self) { try PNG.decode(corrupt) }
         #expect(throws: IOError.self) { try PNG.encode(Raster<UInt8>(width: 2, height: 2, channels: 2)) }
     }
+
+    /// A PNG whose header claims 100000 × 100000 pixels (69 bytes of file): refused before any
+    /// pixel buffer exists, naming the claimed size and the limit.
+    @Test func pngHeaderBeyondThePixelBudgetIsRefused() throws {
+        let claimed = try withClaimedPNGSize(PNG.encode(syntheticImage(width: 4, height: 4)), width: 100_000, height: 100_000)
+        let error = #expect(throws: IOError.self) { try PNG.decode(claimed) }
+        #expect(error?.description.contains("100000x100000") == true && error?.description.contains("268435456") == true, "\(String(describing: error))")
+        // A custom limit applies too; the default admits the same image.
+        let small = try PNG.encode(syntheticImage(width: 20, height: 20))
+        #expect(throws: IOError.self) { try PNG.decode(small, limits: ImageLimits(maxPixels: 399)) }
+        #expect(try PNG.decode(small, limits: ImageLimits(maxPixels: 400)).width == 20)
+    }
+
+    /// A JPEG whose frame header claims 65500 × 65500 pixels: refused before decoding.
+    @Test func jpegHeaderBeyondThePixelBudgetIsRefused() throws {
+        var bytes = try JPEG.encode(syntheticImage(width: 16, height: 16))
+        let frame = try #require((0..<(bytes.count - 1)).first { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xC0 })
+        for (offset, value) in [(5, 65500), (7, 65500)] {  // SOF0: marker, length(2), precision, height(2), width(2)
+            bytes[frame + offset] = UInt8(value >> 8)
+            bytes[frame + offset + 1] = UInt8(value & 0xFF)
+        }
+        let error = #expect(throws: IOError.self) { try decodeRGBImage(bytes) }
+        #expect(error?.description.contains("65500x65500") == true, "\(String(describing: error))")
+    }
+
+    /// A four-component (CMYK) JPEG is an error that says CMYK.
+    @Test func cmykJPEGIsNamed() throws {
+        var bytes: [UInt8] = [0xFF, 0xD8, 0xFF, 0xC0, 0x00, 20, 8, 0x00, 0x08, 0x00, 0x08, 4]
+        for component in 1...4 { bytes += [UInt8(component), 0x11, 0x00] }
+        bytes += [0xFF, 0xDA, 0x00, 14, 4]
+        for component in 1...4 { bytes += [UInt8(component), 0x00] }
+        bytes += [0x00, 0x3F, 0x00] + [UInt8](repeating: 0, count: 64) + [0xFF, 0xD9]
+        let error = #expect(throws: IOError.self) { try JPEG.decode(bytes) }
+        #expect(error?.description.contains("CMYK") == true, "\(String(describing: error))")
+    }
+}
+
+/// `png` with its IHDR width and height replaced (and the chunk's CRC recomputed).
+func withClaimedPNGSize(_ png: [UInt8], width: UInt32, height: UInt32) -> [UInt8] {
+    var bytes = png
+    // Signature (8), IHDR length (4), "IHDR" (4), then width and height, big-endian.
+    for (offset, value) in [(16, width), (20, height)] {
+        for k in 0..<4 { bytes[offset + k] = UInt8((value >> (24 - 8 * UInt32(k))) & 0xFF) }
+    }
+    let crc = bytes[12..<29].withUnsafeBytes { crc32($0) }
+    for k in 0..<4 { bytes[29 + k] = UInt8((crc >> (24 - 8 * UInt32(k))) & 0xFF) }
+    return bytes
 }

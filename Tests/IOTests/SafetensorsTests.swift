@@ -40,11 +40,24 @@ import Tensor
         ("wrong byte count", #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, 8, "8 bytes for shape [3]"),
         ("unsupported dtype", #"{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#, 8, "dtype I64 is not supported"),
         ("missing fields", #"{"a":{"dtype":"F32"}}"#, 0, "needs dtype, shape and two data_offsets"),
+        ("duplicate name", #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}, "a" :{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, 8,
+         "names a more than once"),
+        ("duplicate name, escaped", #"{"ab":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"\u0061b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, 8,
+         "names ab more than once"),
+        ("overlapping ranges", #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, 8,
+         "tensors a [0, 8] and b [4, 8] overlap"),
     ])
     func corruptFilesAreClearErrors(_ corruption: (String, String, Int, String)) {
         let bytes = file(header: corruption.1, data: [UInt8](repeating: 0, count: corruption.2))
         let error = #expect(throws: IOError.self) { try bytes.withUnsafeBytes { try Safetensors.parse($0) } }
         #expect(error?.description.contains(corruption.3) == true, "\(corruption.0): \(String(describing: error))")
+    }
+
+    /// Names that only look alike, nested objects with the same keys and metadata are not duplicates.
+    @Test func distinctNamesAreNotDuplicates() throws {
+        let header = #"{"__metadata__":{"a":"x"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a.b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
+        let contents = try file(header: header, data: [UInt8](repeating: 0, count: 8)).withUnsafeBytes { try Safetensors.parse($0) }
+        #expect(contents.tensors.keys.sorted() == ["a", "a.b"] && contents.metadata == ["a": "x"])
     }
 
     @Test func headerLengthBeyondTheFileIsAnError() {

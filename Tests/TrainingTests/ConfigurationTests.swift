@@ -47,28 +47,84 @@ import Testing
     @Test func unknownKeysAndWrongTypesNameTheKeyAndFile() throws {
         let folder = temporaryFolder("config")
         let path = folder + "/bad.yaml"
-        for (text, fragment) in [("solver:\n  base_lrr: 0.1\n", "unknown key solver.base_lrr"),
-                                 ("solver:\n  max_iter: many\n", "key solver.max_iter has the wrong type: expected an integer"),
-                                 ("data:\n  train:\n    kind: [1, 2]\n", "key data.train.kind has the wrong type"),
-                                 ("test: 3\n", "key test is a section")] {
+        for (text, key, fragment, line) in [("solver:\n  base_lrr: 0.1\n", "solver.base_lrr", "unknown key", 2),
+                                            ("solver:\n  max_iter: many\n", "solver.max_iter", "has the wrong type: expected an integer", 2),
+                                            ("data:\n  train:\n    kind: [1, 2]\n", "data.train.kind", "has the wrong type", 3),
+                                            ("test: 3\n", "test", "is a section", 1)] {
             try text.write(toFile: path, atomically: true, encoding: .utf8)
-            do {
-                _ = try ConfigurationLoader.load(path: path)
-                Issue.record("\(text) should be rejected")
-            } catch {
-                #expect("\(error)".contains(fragment) && "\(error)".contains(path), "\(fragment) ⟵ \(error)")
-            }
+            let error = try #require(throws: ConfigurationError.self) { try ConfigurationLoader.load(path: path) }
+            #expect(error.problems.first?.key == key && error.problems.first?.source == "\(path):\(line)", "\(error)")
+            #expect("\(error)".contains(fragment), "\(fragment) ⟵ \(error)")
         }
-        #expect(throws: IOError.self) { try ConfigurationLoader.load(path: nil, overrides: ["solver.nope=1"]) }
+        let unknown = try #require(throws: ConfigurationError.self) { try ConfigurationLoader.load(path: nil, overrides: ["solver.nope=1"]) }
+        #expect(unknown.problems.first?.source == "--set solver.nope=1")
+    }
+
+    /// Values that used to trap or train nothing are refused at load with the dotted key and the
+    /// file line (or the `--set` argument) that gave them.
+    @Test(arguments: [("solver:\n  ims_per_rank: 0\n", "solver.ims_per_rank", 2),
+                      ("checkpoint:\n  period: 0\n", "checkpoint.period", 2),
+                      ("data:\n  workers: -1\n", "data.workers", 2),
+                      ("model:\n  architecture:\n    decoder:\n      window: 0\n", "model.architecture.decoder.window", 4),
+                      ("solver:\n  base_lr: 0.1\n  max_iter: -5\n", "solver.max_iter", 3),
+                      ("solver:\n  max_iter: 3.7\n", "solver.max_iter", 2),
+                      ("solver:\n  max_iter: .nan\n", "solver.max_iter", 2),
+                      ("solver:\n  base_lr: .inf\n", "solver.base_lr", 2),
+                      ("solver:\n  betas: [0.9, .nan]\n", "solver.betas", 2),
+                      ("seed: -1\n", "seed", 1),
+                      ("distributed:\n  overlap: sometimes\n", "distributed.overlap", 2),
+                      ("data:\n  test:\n    kind: folder\n    dataset: nowhere\n", "data.test.dataset", 4),
+                      ("data:\n  test:\n    kind: shards\n", "data.test.path", 3)])
+    func outOfRangeValuesNameKeyAndLine(text: String, key: String, line: Int) throws {
+        let path = temporaryFolder("range") + "/bad.yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let error = try #require(throws: ConfigurationError.self) { try ConfigurationLoader.load(path: path) }
+        #expect(error.problems.map(\.key) == [key] && error.problems[0].source == "\(path):\(line)", "\(error)")
+        guard !key.hasPrefix("data.test") else { return }  // those need two keys
+        let value = String(text.split(separator: ":").last!.trimmingCharacters(in: .whitespacesAndNewlines))
+        let override = "\(key)=\(value)"
+        let fromSet = try #require(throws: ConfigurationError.self) { try ConfigurationLoader.load(path: configsFolder + "/demo.yaml", overrides: [override]) }
+        #expect(fromSet.problems.map(\.key) == [key] && fromSet.problems[0].source == "--set \(override)", "\(fromSet)")
+    }
+
+    /// Every problem of a file is reported at once.
+    @Test func everyProblemIsReported() throws {
+        let path = temporaryFolder("many") + "/bad.yaml"
+        try "solver:\n  ims_per_rank: 0\n  eps: 0\nlog_period: 0\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let error = try #require(throws: ConfigurationError.self) { try ConfigurationLoader.load(path: path) }
+        #expect(Set(error.problems.map(\.key)) == ["solver.ims_per_rank", "solver.eps", "log_period"])
+    }
+
+    /// Nested aliases that would expand to 10⁹ values, deep nesting, oversized files and duplicate
+    /// keys are refused before any value is built.
+    @Test func hostileYAMLIsRefused() throws {
+        let path = temporaryFolder("yaml") + "/bomb.yaml"
+        var bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+        for level in 1...8 {
+            bomb += "b\(level): &b\(level) [" + Array(repeating: level == 1 ? "*a" : "*b\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
+        #expect(bomb.utf8.count < 500)
+        for (text, fragment) in [(bomb, "expands to more than"),
+                                 ("solver: " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "\n", "nested"),
+                                 ("# " + String(repeating: "x", count: 2 << 20) + "\n", "above the"),
+                                 ("solver:\n  max_iter: 1\n  max_iter: 2\n", "duplicated key")] {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let error = try #require(throws: ConfigurationError.self) { try ConfigurationLoader.load(path: path) }
+            #expect("\(error)".contains(fragment) && "\(error)".contains(path), "\(fragment) ⟵ \(error)")
+        }
     }
 
     /// The memory plan's keys are checked before anything runs, and the error names the key.
     @Test(arguments: ["model.class_chunk=-2", "model.memory_budget_gb=-1", "model.memory_budget_gb=1e20"])
     func memoryPlanKeysAreValidated(override: String) throws {
-        let configuration = try demoConfiguration(output: temporaryFolder("invalid"), overrides: [override])
         let key = String(override.split(separator: "=")[0])
+        let error = try #require(throws: ConfigurationError.self) { try demoConfiguration(output: temporaryFolder("invalid"), overrides: [override]) }
+        #expect(error.problems.map(\.key) == [key])
+        // A configuration built in code is checked when the model is built.
+        var configuration = try demoConfiguration(output: temporaryFolder("invalid"))
+        if key == "model.class_chunk" { configuration.model.classChunk = -2 } else { configuration.model.memoryBudgetGb = -1 }
         #expect { try Trainer(configuration: configuration, world: SingleProcessCommunicator(), resume: false) } throws: { error in
-            "\(error)".contains(key)
+            (error as? ConfigurationError)?.problems.map(\.key) == [key]
         }
     }
 

@@ -68,7 +68,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: first) && Checkpoint.latest(in: folder)!.hasSuffix("model_0000006.h5"))
         // An invalid width is a configuration error, not a crash; a model with a different decoder
         // width does not load.
-        #expect(throws: IOError.self) {
+        #expect(throws: ConfigurationError.self) {
             try Trainer(configuration: try demoConfiguration(output: temporaryFolder("bad"), overrides: ["model.architecture.decoder.hidden=24"]),
                         world: SingleProcessCommunicator(), resume: false, log: { _ in })
         }

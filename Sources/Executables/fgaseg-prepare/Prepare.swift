@@ -50,6 +50,12 @@ struct Prepare: ParsableCommand {
     @Option(help: "Decoding threads.")
     var workers = 2
 
+    func validate() throws {
+        guard count > 0 else { throw ValidationError("--count must be positive, got \(count)") }
+        guard shards > 0 else { throw ValidationError("--shards must be positive, got \(shards)") }
+        guard (0...256).contains(workers) else { throw ValidationError("--workers must be 0…256, got \(workers)") }
+    }
+
     mutating func run() throws {
         if let verify { return try verifyShards(verify) }
         if let writeImages { return try writeDemoImages(to: writeImages) }
@@ -82,6 +88,10 @@ struct Prepare: ParsableCommand {
         defer { checked.stop() }
         let progress = ProgressBar(total: source.count, label: "packing")
         var bad = [String](), written = 0
+        if let directory = source as? DirectorySource {
+            bad += directory.unlabeledImages.map { "\(directory.root)/\(directory.layout.imageDirectory)/\($0): the image has no label file" }
+        }
+        let unlabeled = bad.count
         while let result = try checked.next() {
             switch result {
             case .success(let sample):
@@ -91,7 +101,7 @@ struct Prepare: ParsableCommand {
                 guard skipBadSamples else { throw error }
                 bad.append("\(error)")
             }
-            progress.update(written + bad.count)
+            progress.update(written + bad.count - unlabeled)
         }
         for writer in writers { try writer.finish() }
         print("wrote \(written) samples into \(shards) shard(s) in \(out)")
@@ -116,7 +126,7 @@ struct Prepare: ParsableCommand {
     }
 
     private func verifyShards(_ folder: String) throws {
-        let set = try ShardSet(paths: try ShardSet.paths(in: folder))
+        let set = try ShardSet(paths: try ShardSet.paths(in: folder), toleratingBadSamples: true)
         let progress = ProgressBar(total: set.count, label: "verifying")
         let problems = set.verify { progress.update($0) }
         if problems.isEmpty {

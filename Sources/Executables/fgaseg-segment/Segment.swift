@@ -49,6 +49,14 @@ struct Segment: ParsableCommand {
     @Option(help: "With --fast: classes kept per pixel by each rejection head.")
     var topK = 16
 
+    @Option(help: "Largest image accepted, in pixels (width × height, as the file's header states); larger files are refused before decoding.")
+    var maxImagePixels = ImageLimits.default.maxPixels
+
+    func validate() throws {
+        guard maxImagePixels > 0 else { throw ValidationError("--max-image-pixels must be positive, got \(maxImagePixels)") }
+        guard topK > 0 else { throw ValidationError("--top-k must be positive, got \(topK)") }
+    }
+
     func run() throws {
         let names = try classNames()
         let loaded = try ModelStore.load(checkpoint)
@@ -99,7 +107,7 @@ struct Segment: ParsableCommand {
         let bytes = [UInt8](data)
         var image: Raster<UInt8>
         do {
-            image = try decodeRGBImage(bytes)
+            image = try decodeRGBImage(bytes, limits: ImageLimits(maxPixels: maxImagePixels))
         } catch let error as IOError {
             throw IOError(path, "not a readable JPEG or PNG image: \(error.message)")
         }
