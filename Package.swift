@@ -77,7 +77,7 @@ let package = Package(
             path: "Sources/Executables/fgaseg-prepare"),
         .executableTarget(
             name: "fgaseg-train",
-            dependencies: ["Training", "Distributed", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Training", "Distributed", "IO", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-train"),
         .executableTarget(
             name: "fgaseg-eval",
@@ -108,6 +108,8 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data", "IO", "Tensor"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Tensor", "IO", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "IO", "Data"]),
+        // Seeded mutations of every file format the tools read (FGASEG_FUZZ_COUNT inputs per format).
+        .testTarget(name: "FuzzTests", dependencies: ["Training", "Data", "IO", "NN", "Tensor"]),
         // Multi-rank tests: a release-built executable that ci/mpi-tests runs under mpirun.
         .executableTarget(name: "fgaseg-mpi-selftest", dependencies: ["Distributed", "NN", "Tensor"],
                           path: "Tests/MPISelfTest"),

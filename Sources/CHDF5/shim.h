@@ -34,6 +34,18 @@ static inline hid_t chdf5_native_int32(void) { return H5T_NATIVE_INT32; }
 static inline hid_t chdf5_native_int64(void) { return H5T_NATIVE_INT64; }
 static inline hid_t chdf5_c_string(void) { return H5T_C_S1; }
 
+/// Creates (truncates) `path` in the HDF5 1.8 file format or later: superblock, object headers,
+/// B-trees and heaps carry checksums that the library verifies when it reads them, so a damaged
+/// byte in a file's structure is an error instead of being trusted.
+static inline hid_t chdf5_create_checksummed(const char *path) {
+    hid_t access = H5Pcreate(H5P_FILE_ACCESS);
+    if (access < 0) return access;
+    hid_t file = H5Pset_libver_bounds(access, H5F_LIBVER_V18, H5F_LIBVER_LATEST) < 0
+        ? -1 : H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, access);
+    H5Pclose(access);
+    return file;
+}
+
 /// Turns off HDF5's automatic printing of error stacks; errors are reported by the caller.
 static inline void chdf5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 

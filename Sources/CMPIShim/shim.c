@@ -1,6 +1,8 @@
 #include "CMPIShim.h"
 
 #include <limits.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,6 +293,60 @@ int fga_shared_window_allreduce_across_hosts(fga_shared_window window, float *bu
     return MPI_SUCCESS;
 }
 
+struct fga_arrival_board_s {
+    MPI_Comm host;
+    MPI_Win window;
+    int local_rank, local_size, words;
+    uint64_t **slots;
+};
+
+int fga_arrival_board_create(int words, fga_arrival_board *result, int *local_rank, int *local_size) {
+    if (!fga_mpi_is_initialized()) return FGA_ERR_NOT_INITIALIZED;
+    if (!result || !local_rank || !local_size || words <= 0) return FGA_ERR_BAD_ARGUMENT;
+    int world_rank = 0, rc;
+    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    fga_arrival_board b = (fga_arrival_board)calloc(1, sizeof(struct fga_arrival_board_s));
+    if (!b) return FGA_ERR_BAD_ARGUMENT;
+    b->host = MPI_COMM_NULL;
+    b->window = MPI_WIN_NULL;
+    b->words = words;
+    if ((rc = MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world_rank, MPI_INFO_NULL, &b->host)) != MPI_SUCCESS)
+        goto fail;
+    MPI_Comm_rank(b->host, &b->local_rank);
+    MPI_Comm_size(b->host, &b->local_size);
+    uint64_t *mine = NULL;
+    if ((rc = MPI_Win_allocate_shared((MPI_Aint)words * 8, 8, MPI_INFO_NULL, b->host, &mine, &b->window)) != MPI_SUCCESS) goto fail;
+    b->slots = (uint64_t **)calloc((size_t)b->local_size, sizeof(uint64_t *));
+    if (!b->slots) { rc = FGA_ERR_BAD_ARGUMENT; goto fail; }
+    for (int peer = 0; peer < b->local_size; peer++) {
+        MPI_Aint bytes = 0;
+        int unit = 0;
+        if ((rc = MPI_Win_shared_query(b->window, peer, &bytes, &unit, &b->slots[peer])) != MPI_SUCCESS) goto fail;
+    }
+    for (int word = 0; word < words; word++) __atomic_store_n(&mine[word], 0, __ATOMIC_RELEASE);
+    if ((rc = MPI_Barrier(b->host)) != MPI_SUCCESS) goto fail;
+    *local_rank = b->local_rank;
+    *local_size = b->local_size;
+    *result = b;
+    return MPI_SUCCESS;
+fail:
+    if (b->window != MPI_WIN_NULL) MPI_Win_free(&b->window);
+    if (b->host != MPI_COMM_NULL) MPI_Comm_free(&b->host);
+    free(b->slots);
+    free(b);
+    return rc;
+}
+
+uint64_t fga_arrival_board_load(fga_arrival_board board, int local_rank, int word) {
+    if (!board || local_rank < 0 || local_rank >= board->local_size || word < 0 || word >= board->words) return 0;
+    return __atomic_load_n(&board->slots[local_rank][word], __ATOMIC_ACQUIRE);
+}
+
+void fga_arrival_board_store(fga_arrival_board board, int word, uint64_t value) {
+    if (!board || word < 0 || word >= board->words) return;
+    __atomic_store_n(&board->slots[board->local_rank][word], value, __ATOMIC_RELEASE);
+}
+
 void fga_error_string(int code, char *buffer, size_t capacity) {
     if (capacity == 0) return;
     switch (code) {
@@ -308,3 +364,26 @@ void fga_error_string(int code, char *buffer, size_t capacity) {
     else
         snprintf(buffer, capacity, "MPI error %d", code);
 }
+
+// MARK: launcher's end-of-job signal
+
+static volatile sig_atomic_t launcher_ending_job = 0;
+static volatile pid_t launcher_pid = 0;
+
+static void on_continue(int number, siginfo_t *info, void *context) {
+    (void)number;
+    (void)context;
+    if (info != NULL && info->si_code == SI_USER && info->si_pid == launcher_pid) launcher_ending_job = 1;
+}
+
+int fga_launcher_watch_install(int launcher) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_continue;
+    action.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    launcher_pid = (pid_t)launcher;
+    return sigaction(SIGCONT, &action, NULL);
+}
+
+int fga_launcher_ending_job(void) { return launcher_ending_job; }

@@ -35,6 +35,10 @@ public protocol Communicator: AnyObject, Sendable {
     /// Ends the whole job: prints `message` (prefixed with the rank) to standard error and makes
     /// every process exit with `code`. Never returns.
     func abort(code: Int32, message: String) -> Never
+
+    /// Collective: the board through which the watchdogs of the ranks on each host see each
+    /// other's progress, or nil when there are no peers to watch.
+    func makeArrivalBoard() throws -> ArrivalBoard?
 }
 
 /// Reduction operations.

@@ -89,6 +89,10 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         try checkMPI(fga_barrier(), "MPI barrier")
     }
 
+    public func makeArrivalBoard() throws -> ArrivalBoard? {
+        size > 1 ? try ArrivalBoard(communicator: self) : nil
+    }
+
     public func abort(code: Int32, message: String) -> Never {
         FileHandle.standardError.write(Data("[rank \(rank)/\(size) on \(hostName)] fatal: \(message)\n".utf8))
         fga_abort(code)

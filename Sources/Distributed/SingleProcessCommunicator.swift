@@ -10,6 +10,8 @@ public final class SingleProcessCommunicator: Communicator, @unchecked Sendable 
         hostName = ProcessInfo.processInfo.hostName
     }
 
+    public func makeArrivalBoard() throws -> ArrivalBoard? { nil }
+
     public func allReduce<Element: ReducibleElement>(
         _ buffer: UnsafeMutableBufferPointer<Element>, _ operation: ReduceOperation) throws {}
 

@@ -20,6 +20,10 @@ let hdf5Lock = NSLock()
 /// An HDF5 file (serial HDF5 1.10+): n-dimensional numeric datasets, variable-length byte
 /// datasets (e.g. encoded JPEGs) and string attributes. Dataset names may contain `/`; missing
 /// groups are created. Every failure is an ``IOError`` naming the file and dataset.
+///
+/// Files are created in the HDF5 1.8 format (checksummed metadata). Sizes read from a file are
+/// checked before memory is allocated for them: a dataset or attribute cannot claim more bytes
+/// than ``maximumExpansion`` times the file's size.
 public final class HDF5File: @unchecked Sendable {
     public enum Mode: Sendable {
         /// Open an existing file read-only.
@@ -33,6 +37,10 @@ public final class HDF5File: @unchecked Sendable {
     public let path: String
     private var id: hid_t
 
+    /// How many times its size in the file a dataset may take once read: deflate's largest ratio
+    /// (about 1032:1) with room to spare. A larger claim is a damaged or hostile file.
+    public static let maximumExpansion = 1100
+
     public init(path: String, mode: Mode) throws {
         self.path = path
         id = try withHDF5(path, "open") { () -> hid_t in
@@ -40,7 +48,7 @@ public final class HDF5File: @unchecked Sendable {
             switch mode {
             case .read: return H5Fopen(path, chdf5_acc_rdonly(), chdf5_default())
             case .readWrite: return H5Fopen(path, chdf5_acc_rdwr(), chdf5_default())
-            case .create: return H5Fcreate(path, chdf5_acc_trunc(), chdf5_default(), chdf5_default())
+            case .create: return chdf5_create_checksummed(path)
             }
         }
     }
@@ -102,7 +110,7 @@ public final class HDF5File: @unchecked Sendable {
             let dataset = try openDataset(name, context)
             defer { H5Dclose(dataset) }
             let shape = try datasetShape(dataset, context)
-            let count = shape.reduce(1, *)
+            let count = try affordableCount(shape, elementSize: MemoryLayout<Element>.stride, context)
             var values = [Element](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
             if count > 0 {
                 _ = try values.withUnsafeMutableBytes { buffer in
@@ -228,6 +236,7 @@ public final class HDF5File: @unchecked Sendable {
             defer { H5Dclose(dataset) }
             let shape = try datasetShape(dataset, context)
             guard shape.count == 1 else { throw IOError(context, "expected a 1-D byte-array dataset, found shape \(shape)") }
+            _ = try affordableCount(shape, elementSize: MemoryLayout<hvl_t>.stride, context)
             let type = try check(context, "create vlen type") { H5Tvlen_create(chdf5_native_uint8()) }
             defer { H5Tclose(type) }
             var entries = [hvl_t](repeating: hvl_t(len: 0, p: nil), count: shape[0])
@@ -270,12 +279,15 @@ public final class HDF5File: @unchecked Sendable {
         let context = "\(path): attribute \(name)"
         return try hdf5Lock.withLock {
             let file = try openFile()
-            guard H5Aexists(file, name) > 0 else { return nil }
+            // Negative: the root group's header could not be read (e.g. its checksum failed).
+            let exists = try check(context, "look up") { H5Aexists(file, name) }
+            guard exists > 0 else { return nil }
             let attribute = try check(context, "open") { H5Aopen(file, name, chdf5_default()) }
             defer { H5Aclose(attribute) }
             let type = try check(context, "get type") { H5Aget_type(attribute) }
             defer { H5Tclose(type) }
-            let size = H5Tget_size(type)
+            let size = try affordableCount([H5Tget_size(type)], elementSize: 1, context)
+            guard size > 0, H5Tget_class(type) == H5T_STRING else { throw IOError(context, "is not a string attribute") }
             var bytes = [UInt8](repeating: 0, count: size)
             _ = try check(context, "read") { H5Aread(attribute, type, &bytes) }
             if let end = bytes.firstIndex(of: 0) { bytes.removeSubrange(end...) }
@@ -313,7 +325,29 @@ public final class HDF5File: @unchecked Sendable {
         guard rank >= 0 else { throw IOError(context, "cannot read the dataset's rank") }
         var dims = [hsize_t](repeating: 0, count: rank)
         _ = H5Sget_simple_extent_dims(space, &dims, nil)
-        return dims.map { Int($0) }
+        return try dims.map {
+            guard let dim = Int(exactly: $0) else { throw IOError(context, "dimension \($0) is too large (damaged file?)") }
+            return dim
+        }
+    }
+
+    /// The element count of `shape`, after checking that `elementSize`-byte elements of it fit
+    /// in ``maximumExpansion`` times the file's size (so a damaged size field cannot make us
+    /// allocate without bound).
+    private func affordableCount(_ shape: [Int], elementSize: Int, _ context: String) throws -> Int {
+        var fileSize: hsize_t = 0
+        _ = try check(context, "get file size") { H5Fget_filesize(try openFile(), &fileSize) }
+        let limit = Int(clamping: fileSize).multipliedReportingOverflow(by: Self.maximumExpansion)
+        let budget = limit.overflow ? Int.max : limit.partialValue
+        var bytes = elementSize
+        for dim in shape {
+            let product = bytes.multipliedReportingOverflow(by: dim)
+            guard dim >= 0, !product.overflow, product.partialValue <= budget else {
+                throw IOError(context, "shape \(shape) of \(elementSize)-byte elements is more than a \(fileSize)-byte file can hold (damaged file?)")
+            }
+            bytes = product.partialValue
+        }
+        return elementSize == 0 ? 0 : bytes / elementSize
     }
 
     private func linkCreationList(_ context: String) throws -> hid_t {

@@ -142,7 +142,7 @@ enum ConfigurationRules {
             oneOf("distributed.overlap", \.distributed.overlap, ["auto", "on", "off"]),
             oneOf("distributed.transport", \.distributed.transport, ["auto", "shared", "mpi"]),
             atLeast("distributed.verify_every", \.distributed.verifyEvery, 0, "0 = only at start-up"),
-            Rule(key: "distributed.watchdog_seconds") { $0.distributed.watchdogSeconds > 0 ? nil : "\($0.distributed.watchdogSeconds) must be positive" },
+            atLeast("distributed.watchdog_seconds", \.distributed.watchdogSeconds, 0, "0 = automatic"),
             Rule(key: "output_dir") { $0.outputDir.isEmpty ? "empty: give a folder" : nil },
             atLeast("log_period", \.logPeriod, 1),
             atLeast("seed", \.seed, 0),

@@ -9,10 +9,10 @@ import Tensor
 /// matrices are summed with an integer all-reduce, so the result equals a single-process run.
 public enum Evaluator {
     /// Evaluates `model` (switched to evaluation mode for the call) on the first `count` samples
-    /// of `source` with class embeddings `classes` [T, D]. `progress(done)` reports this rank's
-    /// images.
+    /// of `source` with class embeddings `classes` [T, D]. The closing all-reduce runs under
+    /// `watchdog`, which also learns each image's time. `progress(done)` reports this rank's images.
     public static func evaluate(model: FGAsegModel, classes: Tensor, source: SampleSource, count: Int, inputSize: Int,
-                                slidingWindow: Bool, world: any Communicator,
+                                slidingWindow: Bool, world: any Communicator, watchdog: CollectiveWatchdog?,
                                 progress: (Int, Int) -> Void = { _, _ in }) throws -> ConfusionMatrix {
         let wasTraining = model.isTraining
         model.eval()
@@ -24,12 +24,15 @@ public enum Evaluator {
         defer { loaded.stop() }
         var done = 0
         while let sample = try loaded.next() {
+            let start = Date()
             let predicted = predictor.labels(sample.image, classes: classes, slidingWindow: slidingWindow)
             matrix.add(predicted: predicted, labels: sample.labels.samples.map { Int32($0) })
+            watchdog?.observe(stepSeconds: Date().timeIntervalSince(start))
             done += 1
             progress(done, mine.count)
         }
-        try matrix.counts.withUnsafeMutableBufferPointer { try world.allReduce($0, .sum) }
+        let reduce = { try matrix.counts.withUnsafeMutableBufferPointer { try world.allReduce($0, .sum) } }
+        if let watchdog { try watchdog.guarding("evaluation all-reduce", step: mine.count, reduce) } else { try reduce() }
         return matrix
     }
 

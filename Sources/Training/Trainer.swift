@@ -22,8 +22,12 @@ public final class Trainer {
     /// Micro-batches per iteration (gradient accumulation).
     public let accumulateSteps: Int
     public let stopRequest: StopRequest
+    /// Guards every collective of training and evaluation.
+    public let watchdog: CollectiveWatchdog
     /// Iterations completed.
     public private(set) var iteration = 0
+    /// Why ``run()`` stopped before `solver.max_iter` (the signal of the rank that asked), or nil.
+    public private(set) var stopReason: String?
     public private(set) var skippedSteps = 0
     /// Classes whose spatial-aggregation activations a chunked step keeps (``planSpatialMemory(prompts:)``).
     public private(set) var keptSpatialClasses = 0
@@ -52,13 +56,14 @@ public final class Trainer {
                         weightDecay: Float(norms.contains(name) ? solver.weightDecayNorm : solver.weightDecay))
         }
         schedule = try Self.schedule(solver)
+        watchdog = try CollectiveWatchdog(communicator: world, timeout: configuration.distributed.watchdogTimeout)
         if let resumeFrom {
             try restore(from: [resumeFrom])
         } else if resume {
             try restore(from: Checkpoint.resumeCandidates(in: configuration.outputDir))
         }
-        try Replicas.broadcastFromRoot(model, communicator: world)
-        try Replicas.verify(model, communicator: world, step: iteration)
+        try watchdog.guarding("initial weight broadcast", step: iteration) { try Replicas.broadcastFromRoot(model, communicator: world) }
+        try watchdog.guarding("initial replica check", step: iteration) { try Replicas.verify(model, communicator: world, step: iteration) }
     }
 
     /// Restores the first of `candidates` (newest first) that loads and passes its checksums. A
@@ -143,7 +148,6 @@ public final class Trainer {
         }
         let reducer = try GradientReducer(parameters: flat, communicator: world, bucketBytes: c.distributed.bucketMb * 1_000_000,
                                           overlap: overlap, transport: transport)
-        let watchdog = CollectiveWatchdog(communicator: world, timeout: c.distributed.watchdogSeconds)
         let metricsLog = world.isMain ? try MetricsLog(path: output + "/metrics.jsonl") : nil
         let events = world.isMain ? try TensorBoardWriter(folder: output) : nil
         if world.isMain {
@@ -154,7 +158,7 @@ public final class Trainer {
         var windowStart = Date(), windowWait = loader.waitSeconds, windowIterations = 0
         var sums = [Double](repeating: 0, count: 3)  // segmentation, t2p, total over the log window
         while iteration < c.solver.maxIter {
-            let it = iteration
+            let it = iteration, stepStart = Date()
             flat.zeroGradients()
             var local = [Double](repeating: 0, count: 5)  // segmentation, t2p, total, non-finite, stop
             for micro in 0..<accumulateSteps {
@@ -167,6 +171,7 @@ public final class Trainer {
                 local[2] += Double(losses.total) / Double(accumulateSteps)
                 if !losses.total.isFinite { local[3] = 1 }
             }
+            watchdog.observe(stepSeconds: Date().timeIntervalSince(stepStart))
             try watchdog.guarding("gradient all-reduce", step: it) { try reducer.finish() }
             flat.gradientScale /= Float(accumulateSteps)
             local[4] = stopRequest.reason == nil ? 0 : 1
@@ -211,9 +216,10 @@ public final class Trainer {
                 lastMetrics = try evaluate(events: events)
             }
             if stopping || iteration % c.checkpoint.period == 0 || iteration == c.solver.maxIter {
-                try saveCheckpoint(watchdog: watchdog)
+                try saveCheckpoint()
             }
             if stopping {
+                stopReason = stopRequest.reason ?? "another rank's request"
                 if world.isMain { log("stop requested (\(stopRequest.reason ?? "another rank")): checkpoint written at iteration \(iteration); exiting") }
                 break
             }
@@ -274,7 +280,7 @@ public final class Trainer {
         let classes = noGrad { model.classEmbeddings(prompts) }
         let start = Date()
         let matrix = try Evaluator.evaluate(model: model, classes: classes, source: source, count: count, inputSize: c.data.cropSize,
-                                            slidingWindow: c.test.slidingWindow, world: world)
+                                            slidingWindow: c.test.slidingWindow, world: world, watchdog: watchdog)
         let metrics = matrix.metrics
         if world.isMain {
             let record = Evaluator.record(metrics, classNames: source.classNames, iteration: iteration, dataset: c.data.test.kind == "folder" ? c.data.test.dataset : c.data.test.kind, images: count)
@@ -290,7 +296,7 @@ public final class Trainer {
 
     /// Rank 0 writes the checkpoint; the others wait for it (so none can run ahead and be killed
     /// while the file is incomplete).
-    private func saveCheckpoint(watchdog: CollectiveWatchdog) throws {
+    private func saveCheckpoint() throws {
         if world.isMain {
             let state = CheckpointState(iteration: iteration, optimizerStep: optimizer.step, skippedSteps: skippedSteps,
                                         worldSize: world.size, configuration: try ConfigurationLoader.yaml(configuration))

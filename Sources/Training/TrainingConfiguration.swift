@@ -1,4 +1,5 @@
 import Data
+import Distributed
 import Model
 
 /// Everything a training or evaluation run needs, as read from a YAML config (snake_case keys,
@@ -126,8 +127,15 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         public var transport = "auto"
         /// Compare replica checksums every this many iterations (0 = only at start-up).
         public var verifyEvery = 0
-        /// Abort the job when a collective takes longer than this (seconds).
-        public var watchdogSeconds = 1800.0
+        /// Abort the job, naming the ranks that did not arrive, when a collective takes longer
+        /// than this many seconds. 0 = automatic: 5 × the slowest step (or evaluated image) so
+        /// far, and at least 300 s.
+        public var watchdogSeconds = 0.0
+
+        /// The watchdog timeout `watchdog_seconds` asks for.
+        public var watchdogTimeout: CollectiveWatchdog.Timeout {
+            watchdogSeconds > 0 ? .fixed(watchdogSeconds) : .scaled(minimum: 300, stepMultiple: 5)
+        }
     }
 
     public var model = ModelSection()

@@ -8,6 +8,7 @@
 //   fgaseg-mpi-selftest train-throw   data-parallel training where the last rank throws at step 3
 //   fgaseg-mpi-selftest train-kill    ... where the last rank is SIGKILLed at step 3
 //   fgaseg-mpi-selftest hang          the last rank stalls before a collective; the watchdog ends the job
+//   fgaseg-mpi-selftest stop          the last rank is stopped (SIGSTOP) before a collective; the watchdog names it
 //
 // Each rank prints "rank R: N passed, M failed" and exits non-zero when a check failed.
 import Distributed
@@ -161,9 +162,13 @@ case "train-throw", "train-kill":
         }
     }
     exit(0)
-case "hang":
-    let watchdog = CollectiveWatchdog(communicator: world, timeout: 3)
-    if world.rank == world.size - 1 { sleep(60) }
+case "hang", "stop":
+    // The last rank never arrives at the barrier: busy elsewhere (hang) or stopped (SIGSTOP).
+    let watchdog = world.abortingOnError { try CollectiveWatchdog(communicator: world, timeout: .fixed(3)) }
+    if world.rank == world.size - 1 {
+        if mode == "stop" { raise(SIGSTOP) }
+        sleep(60)
+    }
     world.abortingOnError { try watchdog.guarding("barrier", step: 3) { try world.barrier() } }
     exit(0)
 case "abort":
@@ -178,6 +183,6 @@ case "die":
     world.abortingOnError { try world.barrier() }
     exit(0)
 default:
-    print("unknown mode \(mode); expected collectives, abort or die")
+    print("unknown mode \(mode); expected collectives, ddp, abort, die, train-throw, train-kill, hang or stop")
     exit(2)
 }

@@ -84,6 +84,27 @@ int fga_shared_window_synchronize(fga_shared_window window);
 /// (a no-op on one host).
 int fga_shared_window_allreduce_across_hosts(fga_shared_window window, float *buffer, size_t count);
 
+/// The watchdog's arrival board: three 64-bit words per rank in memory shared by the ranks of each
+/// host (an MPI-3 shared window over the host's ranks, any number per host), read and written with
+/// atomic loads and stores so that a watchdog thread can inspect its peers without any message.
+typedef struct fga_arrival_board_s *fga_arrival_board;
+
+/// Collective over all ranks: creates the board (`words` 64-bit words per rank, zeroed);
+/// `local_size` receives the number of ranks on this host and `local_rank` this rank's place.
+int fga_arrival_board_create(int words, fga_arrival_board *board, int *local_rank, int *local_size);
+/// Word `word` of local rank `local_rank`, loaded atomically (0 for an index out of range).
+uint64_t fga_arrival_board_load(fga_arrival_board board, int local_rank, int word);
+/// Stores `value` atomically into word `word` of this rank's slot.
+void fga_arrival_board_store(fga_arrival_board board, int word, uint64_t value);
+
+/// Open MPI's launcher ends a job (SIGTERM or SIGINT to mpirun, a failed rank) by sending each
+/// rank SIGCONT, then SIGTERM `odls_base_sigkill_timeout` seconds later, then SIGKILL as long after
+/// that. Installs a SIGCONT handler (SA_RESTART) that records a SIGCONT sent by process `launcher`
+/// (the rank's parent mpirun or orted), so the rank learns at once that its job is ending.
+int fga_launcher_watch_install(int launcher);
+/// 1 once `launcher` has sent SIGCONT, else 0.
+int fga_launcher_ending_job(void);
+
 /// Text of an error code returned by this shim (MPI's message for MPI codes).
 void fga_error_string(int code, char *buffer, size_t capacity);
 

@@ -49,6 +49,16 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Write the metrics and per-class IoU as JSON here.")
     var out: String?
 
+    @Option(help: "Seconds a rank may wait in an evaluation collective before the job ends, naming the rank that did not arrive (default: the config's distributed.watchdog_seconds; 0 = automatic, at least 300 s).")
+    var watchdogSeconds: Double?
+
+    func validate() throws {
+        if let watchdogSeconds, !(watchdogSeconds >= 0 && watchdogSeconds.isFinite) {
+            throw ValidationError("--watchdog-seconds must be a finite number ≥ 0, got \(watchdogSeconds)")
+        }
+        if maxImages < 0 { throw ValidationError("--max-images must be ≥ 0, got \(maxImages)") }
+    }
+
     func run() throws {
         let world = try makeWorldCommunicator()
         world.abortingOnError {
@@ -59,6 +69,7 @@ struct Evaluate: ParsableCommand {
             } else {
                 configuration = try ConfigurationLoader.decode(yaml: state.configuration, source: "\(checkpoint): saved config")
             }
+            if let watchdogSeconds { configuration.distributed.watchdogSeconds = watchdogSeconds }
             _ = ThreadBudget.apply(configured: configuration.threads)
             var section = TrainingConfiguration.SourceSection()
             switch (dataset, shards, demo) {
@@ -78,9 +89,11 @@ struct Evaluate: ParsableCommand {
                 if world.isMain { printError("warning: \($0)") }
             }
             let classes = noGrad { model.classEmbeddings(prompts) }
+            let watchdog = try CollectiveWatchdog(communicator: world, timeout: configuration.distributed.watchdogTimeout)
             let bar = world.isMain ? ProgressBar(total: (count + world.size - 1) / world.size, label: "evaluating (rank 0)") : nil
             let matrix = try Evaluator.evaluate(model: model, classes: classes, source: source, count: count,
-                                                inputSize: configuration.data.cropSize, slidingWindow: slidingWindow, world: world) { done, _ in
+                                                inputSize: configuration.data.cropSize, slidingWindow: slidingWindow, world: world,
+                                                watchdog: watchdog) { done, _ in
                 bar?.update(done)
             }
             guard world.isMain else { return }

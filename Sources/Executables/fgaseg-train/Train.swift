@@ -1,6 +1,7 @@
 import ArgumentParser
 import Distributed
 import Foundation
+import IO
 import Training
 
 @main
@@ -14,8 +15,13 @@ struct Train: ParsableCommand {
           mpirun -n 2 fgaseg-train --config Configs/demo.yaml --set solver.max_iter=200
           mpirun -n 8 fgaseg-train --config Configs/fgaseg_vitb16_coco-stuff.yaml --resume
 
-        SIGTERM or SIGUSR1 (Slurm pre-emption; mpirun forwards USR1) writes a checkpoint at the next
-        iteration boundary and exits 0; --resume continues from it exactly.
+        Stopping: SIGTERM, SIGINT or SIGUSR1 to the ranks writes a checkpoint at the next iteration
+        boundary and exits 0; --resume continues from it exactly. Under a bare mpirun, send SIGUSR1 to
+        mpirun (it forwards USR1 to every rank). SIGTERM or SIGINT to mpirun also stops the ranks at
+        the next boundary, but Open MPI kills them 2 × odls_base_sigkill_timeout seconds later (1 s by
+        default): raise it (mpirun --mca odls_base_sigkill_timeout 150) when a step takes longer. The
+        Launch/ scripts trap all three signals, forward USR1 and set that grace time (README,
+        "Stopping, hangs and damaged files").
         """)
 
     @Option(help: "YAML config (keys not given keep their defaults; see Configs/).")
@@ -33,6 +39,9 @@ struct Train: ParsableCommand {
     @Option(help: "Continue from this checkpoint file.")
     var resumeFrom: String?
 
+    @Option(help: "When the run ends cleanly (finished, or stopped by a signal after its checkpoint), rank 0 writes a JSON status here: state (finished/stopped), iteration, checkpoint, reason. Default: $FGASEG_STATUS_FILE, which the Launch/ scripts set and read.")
+    var statusFile: String?
+
     func run() throws {
         let world = try makeWorldCommunicator()
         world.abortingOnError {
@@ -42,6 +51,12 @@ struct Train: ParsableCommand {
             if world.isMain { print("fgaseg-train: \(world.size) rank(s), \(threads) thread(s) per rank, output \(configuration.outputDir)") }
             let trainer = try Trainer(configuration: configuration, world: world, resume: resume, resumeFrom: resumeFrom)
             try trainer.run()
+            if let statusFile = statusFile ?? ProcessInfo.processInfo.environment["FGASEG_STATUS_FILE"], world.isMain {
+                var status: [String: Any] = ["state": trainer.stopReason == nil ? "finished" : "stopped", "iteration": trainer.iteration]
+                status["checkpoint"] = Checkpoint.latest(in: configuration.outputDir)
+                status["reason"] = trainer.stopReason
+                try AtomicFile.write(Array(try JSONSerialization.data(withJSONObject: status, options: [.sortedKeys])) + [0x0A], to: statusFile)
+            }
         }
         try world.finalize()
     }
