@@ -77,7 +77,7 @@ let package = Package(
             path: "Sources/Executables/fgaseg-prepare"),
         .executableTarget(
             name: "fgaseg-train",
-            dependencies: ["Training", "Distributed", "IO", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Training", "Distributed", "IO", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-train"),
         .executableTarget(
             name: "fgaseg-eval",
@@ -90,11 +90,11 @@ let package = Package(
             path: "Sources/Executables/fgaseg-segment"),
         .executableTarget(
             name: "fgaseg-export",
-            dependencies: ["Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Training", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-export"),
         .executableTarget(
             name: "fgaseg-bench",
-            dependencies: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "Distributed", "Training", "CBLAS",
+            dependencies: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "Distributed", "Training", "CBLAS", "CLISupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-bench"),
 

@@ -48,6 +48,15 @@ public enum Checkpoint {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let name = fileName(iteration: state.iteration)
         let path = (folder as NSString).appendingPathComponent(name)
+        try write(model: model, optimizer: optimizer, state: state, to: path)
+        try AtomicFile.write(Array((name + "\n").utf8), to: (folder as NSString).appendingPathComponent(pointerFile))
+        try prune(folder: folder, keep: keep, current: name)
+        return path
+    }
+
+    /// Writes a checkpoint of `model` (and `optimizer`) to `path` atomically and verifies it;
+    /// touches nothing else in its folder (no `last_checkpoint`, no pruning).
+    public static func write(model: Module, optimizer: AdamW?, state: CheckpointState, to path: String) throws {
         try AtomicFile.write(to: path) { temporary in
             let file = try HDF5File(path: temporary, mode: .create)
             var attributes = ["iteration": String(state.iteration), "optimizer_step": String(state.optimizerStep),
@@ -75,9 +84,6 @@ public enum Checkpoint {
             try file.close()
             try verify(temporary)
         }
-        try AtomicFile.write(Array((name + "\n").utf8), to: (folder as NSString).appendingPathComponent(pointerFile))
-        try prune(folder: folder, keep: keep, current: name)
-        return path
     }
 
     /// The checkpoint `last_checkpoint` in `folder` names, or nil when there is none.

@@ -63,10 +63,8 @@ public enum ModelStore {
         let iteration = Int(try Safetensors.read(path: folder + "/model.safetensors").metadata["iteration"] ?? "0") ?? 0
         let state = CheckpointState(iteration: iteration, optimizerStep: 0, skippedSteps: 0, worldSize: 1,
                                     configuration: try ConfigurationLoader.yaml(loaded.configuration))
-        let directory = (checkpoint as NSString).deletingLastPathComponent
-        try Checkpoint.save(model: loaded.model, optimizer: nil, state: state, folder: directory.isEmpty ? "." : directory, keep: 0)
-        let written = ((directory.isEmpty ? "." : directory) as NSString).appendingPathComponent(Checkpoint.fileName(iteration: iteration))
-        if written != checkpoint { try? FileManager.default.removeItem(atPath: checkpoint); try FileManager.default.moveItem(atPath: written, toPath: checkpoint) }
+        // Only the named file: a training folder's last_checkpoint and checkpoints stay as they were.
+        try Checkpoint.write(model: loaded.model, optimizer: nil, state: state, to: checkpoint)
     }
 
     private static func loadExport(_ folder: String) throws -> Loaded {

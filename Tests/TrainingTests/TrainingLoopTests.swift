@@ -153,7 +153,7 @@ import Testing
         #expect(matrix.metrics.mIoU >= demoMIoUThreshold, "segmentation of demo scenes: mIoU \(matrix.metrics.mIoU)")
     }
 
-    /// Export → import gives a checkpoint with identical logits.
+    /// Export → import gives a checkpoint with identical logits, and touches nothing else.
     func exportRoundTripKeepsLogits(checkpoint: String) throws {
         let folder = temporaryFolder("export")
         try ModelStore.export(checkpoint: checkpoint, to: folder + "/model")
@@ -170,6 +170,8 @@ import Testing
         let reference = logits(original)
         #expect(logits(exported) == reference && logits(imported) == reference)
         #expect(FileManager.default.fileExists(atPath: folder + "/model/model.safetensors"))
+        // The import writes only the named file: no last_checkpoint pointing elsewhere, no model_*.h5.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == ["imported.h5", "model"])
     }
 }
 

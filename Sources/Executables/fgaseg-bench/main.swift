@@ -1,6 +1,7 @@
 // fgaseg-bench: release-build benchmarks that print our time next to a baseline measured in the
 // same run (DESIGN.md §7). `speedup` = baseline / ours: 1.0 is parity, higher is better.
 import ArgumentParser
+import CLISupport
 import Distributed
 import Foundation
 import Tensor
@@ -57,6 +58,7 @@ struct Bench: ParsableCommand {
     var threads: Int?
 
     func run() throws {
+        useLineBufferedOutput()
         if let threads { Parallel.threadCount = threads }
         let world = try makeWorldCommunicator()
         let rows: [BenchmarkRow]

@@ -60,6 +60,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
+        useLineBufferedOutput()
         let world = try makeWorldCommunicator()
         world.abortingOnError {
             let state = try Checkpoint.state(at: checkpoint)

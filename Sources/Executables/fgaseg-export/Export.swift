@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import Training
 
@@ -27,6 +28,7 @@ struct Export: ParsableCommand {
     var out: String
 
     func run() throws {
+        useLineBufferedOutput()
         switch (checkpoint, importFolder) {
         case (let checkpoint?, nil):
             try ModelStore.export(checkpoint: checkpoint, to: out)

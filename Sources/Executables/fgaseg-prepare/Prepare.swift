@@ -57,6 +57,7 @@ struct Prepare: ParsableCommand {
     }
 
     mutating func run() throws {
+        useLineBufferedOutput()
         if let verify { return try verifyShards(verify) }
         if let writeImages { return try writeDemoImages(to: writeImages) }
         guard let out else { throw ValidationError("--out is required when packing") }

@@ -58,6 +58,7 @@ struct Segment: ParsableCommand {
     }
 
     func run() throws {
+        useLineBufferedOutput()
         let names = try classNames()
         let loaded = try ModelStore.load(checkpoint)
         _ = ThreadBudget.apply(configured: 0)

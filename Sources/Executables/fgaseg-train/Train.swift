@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Distributed
 import Foundation
 import IO
@@ -43,12 +44,15 @@ struct Train: ParsableCommand {
     var statusFile: String?
 
     func run() throws {
+        useLineBufferedOutput()
         let world = try makeWorldCommunicator()
         world.abortingOnError {
             var configuration = try ConfigurationLoader.load(path: config, overrides: overrides)
             if let outputDir { configuration.outputDir = outputDir }
-            let threads = ThreadBudget.apply(configured: configuration.threads)
-            if world.isMain { print("fgaseg-train: \(world.size) rank(s), \(threads) thread(s) per rank, output \(configuration.outputDir)") }
+            let budget = ThreadBudget.apply(configured: configuration.threads)
+            if world.isMain {
+                print("fgaseg-train: \(world.size) rank(s), \(budget.threads) thread(s) per rank (\(budget.source)), output \(configuration.outputDir)")
+            }
             let trainer = try Trainer(configuration: configuration, world: world, resume: resume, resumeFrom: resumeFrom)
             try trainer.run()
             if let statusFile = statusFile ?? ProcessInfo.processInfo.environment["FGASEG_STATUS_FILE"], world.isMain {
