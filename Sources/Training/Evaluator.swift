@@ -36,11 +36,13 @@ public enum Evaluator {
         return matrix
     }
 
-    /// The JSON record of an evaluation (`eval/<iter>.json`).
-    public static func record(_ metrics: SegmentationMetrics, classNames: [String], iteration: Int, dataset: String, images: Int) -> [String: Any] {
+    /// The JSON record of an evaluation (`eval/<iter>.json`, `fgaseg-eval --out`), with the
+    /// protocol it ran under.
+    public static func record(_ metrics: SegmentationMetrics, classNames: [String], iteration: Int, dataset: String, images: Int,
+                              protocol: EvaluationProtocol) -> [String: Any] {
         var perClass = [String: Any]()
         for (name, iou) in zip(classNames, metrics.perClassIoU) { perClass[name] = iou.map { $0 as Any } ?? NSNull() }
         return ["iteration": iteration, "dataset": dataset, "images": images, "mIoU": metrics.mIoU, "fwIoU": metrics.fwIoU,
-                "mACC": metrics.mACC, "pACC": metrics.pACC, "per_class_IoU": perClass]
+                "mACC": metrics.mACC, "pACC": metrics.pACC, "per_class_IoU": perClass, "protocol": `protocol`.json]
     }
 }

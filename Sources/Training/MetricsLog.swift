@@ -18,9 +18,12 @@ public final class MetricsLog {
 
     deinit { try? handle.close() }
 
-    /// Writes `record` (keys sorted) as one line. JSON has no NaN or infinity: a non-finite
-    /// number (the loss of a window whose steps were skipped) is written as `null`.
+    /// Writes `record` (keys sorted) as one line, with `time`: the wall-clock time in seconds
+    /// since 1970. JSON has no NaN or infinity: a non-finite number (the loss of a window whose
+    /// steps were skipped) is written as `null`.
     public func write(_ record: [String: Any]) throws {
+        var record = record
+        record["time"] = (Date().timeIntervalSince1970 * 1000).rounded() / 1000
         let valid = record.mapValues { value -> Any in
             if let number = value as? Double, !number.isFinite { return NSNull() }
             if let number = value as? Float, !number.isFinite { return NSNull() }

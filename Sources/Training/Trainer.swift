@@ -213,7 +213,7 @@ public final class Trainer {
                 sums = [Double](repeating: 0, count: 3)
             }
             if c.test.evalPeriod > 0 && (iteration % c.test.evalPeriod == 0 || iteration == c.solver.maxIter) && !stopping {
-                lastMetrics = try evaluate(events: events)
+                lastMetrics = try evaluate(events: events, metricsLog: metricsLog)
             }
             if stopping || iteration % c.checkpoint.period == 0 || iteration == c.solver.maxIter {
                 try saveCheckpoint()
@@ -268,14 +268,18 @@ public final class Trainer {
         return values
     }
 
-    /// Evaluates on the test source (quick path, training pooling) and writes `eval/<iter>.json`.
-    public func evaluate(events: TensorBoardWriter? = nil) throws -> SegmentationMetrics {
+    /// Evaluates on the test source (`test.sliding_window`; the quick path keeps the training's
+    /// class pooling) and writes `eval/<iter>.json`, an `eval/…` row of `metrics.jsonl` and
+    /// TensorBoard scalars. The log line names the protocol and says when it is not `fgaseg-eval`'s.
+    public func evaluate(events: TensorBoardWriter? = nil, metricsLog: MetricsLog? = nil) throws -> SegmentationMetrics {
         let c = configuration
         let source = try DataSources.open(c.data.test, demoSplit: .validation, seed: UInt64(c.seed))
         var count = DataSources.usedCount(source, c.data.test)
         if c.test.maxImages > 0 { count = min(count, c.test.maxImages) }
         let prompts = ModelBuilder.prompts(source.classNames, tokenizer: tokenizer, template: c.model.promptTemplate)
-        model.inferencePooling = c.test.slidingWindow ? 1 : c.model.architecture.decoder.pooling
+        let used = EvaluationProtocol(classPooling: c.test.slidingWindow ? 1 : c.model.architecture.decoder.pooling,
+                                      slidingWindow: c.test.slidingWindow, inputSize: c.data.cropSize, classes: source.classNames.count)
+        model.inferencePooling = used.classPooling
         defer { model.inferencePooling = 1 }
         let classes = noGrad { model.classEmbeddings(prompts) }
         let start = Date()
@@ -283,11 +287,17 @@ public final class Trainer {
                                             slidingWindow: c.test.slidingWindow, world: world, watchdog: watchdog)
         let metrics = matrix.metrics
         if world.isMain {
-            let record = Evaluator.record(metrics, classNames: source.classNames, iteration: iteration, dataset: c.data.test.kind == "folder" ? c.data.test.dataset : c.data.test.kind, images: count)
+            let record = Evaluator.record(metrics, classNames: source.classNames, iteration: iteration,
+                                          dataset: c.data.test.kind == "folder" ? c.data.test.dataset : c.data.test.kind, images: count,
+                                          protocol: used)
             let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .prettyPrinted])
             try AtomicFile.write(Array(data), to: c.outputDir + "/eval/\(iteration).json")
-            log(String(format: "eval @ %d: mIoU %.2f  fwIoU %.2f  mACC %.2f  pACC %.2f  (%d images, %.1f s)",
-                       iteration, metrics.mIoU, metrics.fwIoU, metrics.mACC, metrics.pACC, count, Date().timeIntervalSince(start)))
+            try metricsLog?.write(["iteration": iteration, "eval/mIoU": metrics.mIoU, "eval/fwIoU": metrics.fwIoU,
+                                   "eval/mACC": metrics.mACC, "eval/pACC": metrics.pACC, "eval/images": count])
+            let standard = EvaluationProtocol.standard(inputSize: used.inputSize, classes: used.classes)
+            log(String(format: "eval @ %d: mIoU %.2f  fwIoU %.2f  mACC %.2f  pACC %.2f  (%d images, %.1f s; %@%@)",
+                       iteration, metrics.mIoU, metrics.fwIoU, metrics.mACC, metrics.pACC, count, Date().timeIntervalSince(start),
+                       used.description, used == standard ? "" : "; fgaseg-eval's default protocol differs: \(standard)"))
             events?.add(scalars: [("eval/mIoU", metrics.mIoU), ("eval/fwIoU", metrics.fwIoU), ("eval/mACC", metrics.mACC),
                                   ("eval/pACC", metrics.pACC)], step: iteration)
         }

@@ -118,8 +118,17 @@ import Testing
         let trainer = try Trainer(configuration: configuration, world: SingleProcessCommunicator(), resume: false, log: { _ in })
         let metrics = try #require(try trainer.run())
         #expect(metrics.mIoU >= demoMIoUThreshold, "demo mIoU \(metrics.mIoU)")
-        let evaluation = try String(contentsOfFile: folder + "/eval/150.json", encoding: .utf8)
-        #expect(evaluation.contains("\"mIoU\""))
+        // The evaluation JSON records its protocol; metrics.jsonl has the evaluation row and timestamps.
+        let evaluation = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/eval/150.json"))) as? [String: Any])
+        #expect(evaluation["mIoU"] as? Double == metrics.mIoU)
+        let used = try #require(evaluation["protocol"] as? [String: Any])
+        #expect(used["sliding_window"] as? Bool == configuration.test.slidingWindow
+                && used["class_pooling"] as? Int == (configuration.test.slidingWindow ? 1 : configuration.model.architecture.decoder.pooling)
+                && used["classes"] as? Int == DemoScenes.classNames.count && used["input_size"] as? Int == configuration.data.cropSize, "\(used)")
+        let rows = try String(contentsOfFile: folder + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(rows.allSatisfy { ($0["time"] as? Double).map { abs($0 - Date().timeIntervalSince1970) < 3600 } == true })
+        #expect(rows.contains { $0["iteration"] as? Int == 150 && $0["eval/mIoU"] as? Double == metrics.mIoU })
         let checkpoint = try #require(Checkpoint.latest(in: folder))
         #expect(checkpoint.hasSuffix("model_0000150.h5"))
         try segmentsDemoScenes(checkpoint: checkpoint)

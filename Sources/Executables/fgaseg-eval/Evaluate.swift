@@ -100,13 +100,16 @@ struct Evaluate: ParsableCommand {
             guard world.isMain else { return }
             let metrics = matrix.metrics
             let name = dataset ?? shards ?? "demo"
-            print("\n\(name): \(count) images, \(source.classNames.count) classes, \(slidingWindow ? "sliding window" : "quick path")")
+            let used = EvaluationProtocol(classPooling: model.inferencePooling, slidingWindow: slidingWindow,
+                                          inputSize: configuration.data.cropSize, classes: source.classNames.count)
+            print("\n\(name): \(count) images, \(used)")
             print(String(format: "  mIoU %6.2f   fwIoU %6.2f   mACC %6.2f   pACC %6.2f", metrics.mIoU, metrics.fwIoU, metrics.mACC, metrics.pACC))
             let ranked = zip(source.classNames, metrics.perClassIoU).compactMap { n, v in v.map { (n, $0) } }.sorted { $0.1 > $1.1 }
             print("  per-class IoU (best and worst):")
             for (n, v) in ranked.prefix(5) + (ranked.count > 10 ? ranked.suffix(5) : []) { print(String(format: "    %-28@ %6.2f", n as NSString, v)) }
             if let out {
-                let record = Evaluator.record(metrics, classNames: source.classNames, iteration: state.iteration, dataset: name, images: count)
+                let record = Evaluator.record(metrics, classNames: source.classNames, iteration: state.iteration, dataset: name, images: count,
+                                              protocol: used)
                 try AtomicFile.write(Array(try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .prettyPrinted])), to: out)
             }
         }
