@@ -81,19 +81,20 @@ public final class CollectiveWatchdog: Sendable {
         guard let (guarded, entered) = state.withLock({ state in state.guarded.map { ($0, state.entered) } }) else { return }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - guarded.since) / 1e9
         guard elapsed > limit else { return }
-        let (blame, culpritHere) = diagnosis(entered: entered)
+        let (blame, culpritHere) = diagnosis(entered: entered, timeout: limit)
         if !culpritHere && elapsed < limit + Self.deferral { return }
         communicator.abort(code: 3, message: String(format: "watchdog: %@ at step %d did not finish within %.0f s; %@; ending the job",
                                                     guarded.description, guarded.step, limit, blame))
     }
 
-    /// What the board says about the ranks of this host, and whether one of them is to blame.
-    func diagnosis(entered: UInt64) -> (text: String, culpritHere: Bool) {
+    /// What the board says about the ranks of this host, and whether one of them is to blame,
+    /// for a collective that has not finished within `timeout` seconds.
+    func diagnosis(entered: UInt64, timeout: Double) -> (text: String, culpritHere: Bool) {
         guard let board else { return ("rank \(communicator.rank) was waiting (no peers on this host to inspect)", false) }
         let peers = board.entries().filter { $0.worldRank != communicator.rank }
         let culprits = peers.compactMap { peer -> String? in
             var reasons = [String]()
-            if peer.silentSeconds > Self.silentThreshold(timeout: seconds) { reasons.append(String(format: "not running: no heartbeat for %.0f s", peer.silentSeconds)) }
+            if peer.silentSeconds > Self.silentThreshold(timeout: timeout) { reasons.append(String(format: "not running: no heartbeat for %.0f s", peer.silentSeconds)) }
             if peer.entered < entered { reasons.append("did not arrive: entered \(peer.entered) of the \(entered) guarded collectives") }
             return reasons.isEmpty ? nil : "rank \(peer.worldRank) (\(reasons.joined(separator: "; ")))"
         }

@@ -41,7 +41,6 @@ public final class StopRequest: @unchecked Sendable {
 
     /// The reason a stop was requested, or nil.
     public var reason: String? {
-        if LauncherEndOfJob.started { request("mpirun ending the job (it was sent SIGTERM or SIGINT)") }
-        return lock.withLock { requested }
+        lock.withLock { requested } ?? (LauncherEndOfJob.started ? "mpirun ending the job (it was sent SIGTERM or SIGINT)" : nil)
     }
 }

@@ -220,7 +220,7 @@ public final class Trainer {
             }
             if stopping {
                 stopReason = stopRequest.reason ?? "another rank's request"
-                if world.isMain { log("stop requested (\(stopRequest.reason ?? "another rank")): checkpoint written at iteration \(iteration); exiting") }
+                if world.isMain { log("stop requested (\(stopReason!)): checkpoint written at iteration \(iteration); exiting") }
                 break
             }
         }
