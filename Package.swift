@@ -102,12 +102,13 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Tensor", "NN"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "IO", "CBLAS", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "IO", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "IOTests", dependencies: ["IO", "Tensor"]),
+        .testTarget(name: "IOTests", dependencies: ["IO", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "NN", "Tensor", "IO", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "IO", "Tensor"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Tensor", "IO", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "IO", "Data"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "IO", "Data", "CLIP", "Model", "Tensor"],
+                    resources: [.copy("Fixtures")]),
         // Seeded mutations of every file format the tools read (FGASEG_FUZZ_COUNT inputs per format).
         .testTarget(name: "FuzzTests", dependencies: ["Training", "Data", "IO", "NN", "Tensor"]),
         // Multi-rank tests: a release-built executable that ci/mpi-tests runs under mpirun.

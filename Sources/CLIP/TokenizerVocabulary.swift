@@ -2,7 +2,8 @@ import Foundation
 import IO
 
 /// The vocabulary and merge ranks of a byte-level BPE tokenizer (CLIP's), from the files users
-/// have: a Hugging Face folder (`vocab.json` + `merges.txt`), OpenAI's `bpe_simple_vocab_16e6.txt.gz`,
+/// have: a Hugging Face folder (`vocab.json` + `merges.txt`, or only `tokenizer.json` as current
+/// `transformers` saves it), OpenAI's `bpe_simple_vocab_16e6.txt.gz`,
 /// or a byte-level vocabulary with no merges built in code (for the tiny demo model).
 public struct TokenizerVocabulary: Sendable {
     /// Token string (byte-level unicode, `</w>` marking a word end) → id.
@@ -25,8 +26,15 @@ public struct TokenizerVocabulary: Sendable {
         (startOfText, endOfText) = (sot, eot)
     }
 
-    /// Reads `vocab.json` and `merges.txt` from a Hugging Face CLIP folder.
+    /// The tokenizer of a CLIP folder: `vocab.json` + `merges.txt`, else `tokenizer.json`, else
+    /// OpenAI's `bpe_simple_vocab_16e6.txt.gz` (as the official FGA-seg and CAT-Seg code ship it).
     public static func huggingFace(folder: String) throws -> TokenizerVocabulary {
+        let files = FileManager.default
+        if !files.fileExists(atPath: folder + "/vocab.json") {
+            if files.fileExists(atPath: folder + "/tokenizer.json") { return try tokenizerJSON(path: folder + "/tokenizer.json") }
+            if files.fileExists(atPath: folder + "/bpe_simple_vocab_16e6.txt.gz") { return try openAI(gzipPath: folder + "/bpe_simple_vocab_16e6.txt.gz") }
+            throw IOError(folder, "no CLIP tokenizer: expected vocab.json + merges.txt, tokenizer.json, or bpe_simple_vocab_16e6.txt.gz")
+        }
         let vocabPath = folder + "/vocab.json", mergesPath = folder + "/merges.txt"
         guard let vocabData = FileManager.default.contents(atPath: vocabPath) else { throw IOError(vocabPath, "cannot read the file") }
         guard let json = try? JSONSerialization.jsonObject(with: vocabData) as? [String: Any] else {
@@ -41,6 +49,34 @@ public struct TokenizerVocabulary: Sendable {
             throw IOError(mergesPath, "cannot read the file as UTF-8")
         }
         return try TokenizerVocabulary(encoder: encoder, merges: parseMerges(mergesText, context: mergesPath))
+    }
+
+    /// Reads a Hugging Face fast-tokenizer file: `model.vocab` (token → id), `model.merges` (as
+    /// "a b" strings or [a, b] pairs) and `added_tokens` (the special tokens).
+    public static func tokenizerJSON(path: String) throws -> TokenizerVocabulary {
+        guard let data = FileManager.default.contents(atPath: path) else { throw IOError(path, "cannot read the file") }
+        guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let model = root["model"] as? [String: Any],
+              let vocabulary = model["vocab"] as? [String: Any], let mergeList = model["merges"] as? [Any]
+        else { throw IOError(path, "not a tokenizer.json with model.vocab and model.merges") }
+        var encoder: [String: Int32] = [:]
+        for (token, id) in vocabulary {
+            guard let number = id as? NSNumber else { throw IOError(path, "model.vocab: token \(token) has a non-numeric id") }
+            encoder[token] = number.int32Value
+        }
+        for case let added as [String: Any] in root["added_tokens"] as? [Any] ?? [] {
+            if let content = added["content"] as? String, let id = added["id"] as? NSNumber { encoder[content] = id.int32Value }
+        }
+        var merges: [(String, String)] = []
+        for (index, entry) in mergeList.enumerated() {
+            if let text = entry as? String, case let parts = text.split(separator: " "), parts.count == 2 {
+                merges.append((String(parts[0]), String(parts[1])))
+            } else if let pair = entry as? [String], pair.count == 2 {
+                merges.append((pair[0], pair[1]))
+            } else {
+                throw IOError(path, "model.merges[\(index)] is neither \"a b\" nor [a, b]")
+            }
+        }
+        return try TokenizerVocabulary(encoder: encoder, merges: merges)
     }
 
     /// Reads OpenAI's gzip-compressed merges file (`bpe_simple_vocab_16e6.txt.gz`) and builds the

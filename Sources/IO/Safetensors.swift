@@ -1,8 +1,5 @@
 import Foundation
 import Tensor
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
 /// `{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {string: string}}`,
@@ -22,19 +19,9 @@ public enum Safetensors {
     /// Reads every tensor of the file at `path` through a read-only memory map (no copy of the
     /// file is held besides the converted tensors). Errors name the file and the offending tensor.
     public static func read(path: String) throws -> Contents {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { throw IOError(path, "cannot open: \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw IOError(path, "cannot stat the file") }
-        let size = Int(status.st_size)
-        guard size > 0 else { throw IOError(path, "the file is empty") }
-        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapping != MAP_FAILED else {
-            throw IOError(path, "cannot memory-map \(size) bytes")
-        }
-        defer { munmap(mapping, size) }
+        let file = try MappedFile(path: path)
         do {
-            return try parse(UnsafeRawBufferPointer(start: mapping, count: size))
+            return try parse(file.bytes)
         } catch let error as IOError {
             throw error.within(path)
         }

@@ -49,7 +49,8 @@ public final class GuidedSwinBlock: Module {
     public let mlp: MLP
     public let window: Int, shift: Int
     public let height: Int, width: Int
-    let mask: Tensor?
+    /// The Swin mask of a shifted block (``shiftMask(height:width:window:shift:)``), nil without a shift.
+    public let mask: Tensor?
 
     public init(width channels: Int, guidanceWidth: Int, resolution: (Int, Int), heads: Int, window: Int, shift: Int,
                 generator: inout RandomGenerator) {

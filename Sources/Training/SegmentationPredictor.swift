@@ -5,7 +5,8 @@ import Model
 import Tensor
 
 /// Inference on whole images of any size (spec §8), shared by evaluation and `fgaseg-segment`:
-/// the quick path (image resized to the model's input size S) or the sliding-window protocol
+/// the quick path (image resized to the model's input size S, σ of the decoder's logits resized
+/// to the image) or the sliding-window protocol
 /// (image resized to ⌊S·5/3⌉², S² tiles at stride ⌊S·(1 − 0.333)⌋ plus the whole image at S²,
 /// sigmoid probabilities averaged over tile overlaps, then averaged with the global view).
 public struct SegmentationPredictor {
@@ -14,11 +15,17 @@ public struct SegmentationPredictor {
     public let inputSize: Int
     /// With a value, the fast decoder's top-K class rejection (spec §3.12) instead of the full decoder.
     public let fastTopK: Int?
+    /// The quick path first pads the normalised image with zeros (bottom and right) to a multiple
+    /// of this, as detectron2's `ImageList` does in the official code (spec §3.1), and the
+    /// prediction of the padded image is stretched over the original one (spec §11). 1 (the
+    /// default) resizes the image itself; 32 reproduces the official quick path exactly.
+    public let sizeDivisibility: Int
 
-    public init(model: FGAsegModel, inputSize: Int, fastTopK: Int? = nil) {
+    public init(model: FGAsegModel, inputSize: Int, fastTopK: Int? = nil, sizeDivisibility: Int = 1) {
         self.model = model
         self.inputSize = inputSize
         self.fastTopK = fastTopK
+        self.sizeDivisibility = max(1, sizeDivisibility)
     }
 
     /// Probabilities [B, T, S, S] of a batch of S × S inputs: σ(logits) bilinearly up-sampled
@@ -36,8 +43,13 @@ public struct SegmentationPredictor {
             let pixels = Self.normalized(image)
             let size = (image.height, image.width)
             guard slidingWindow else {
-                let input = pixels.bilinearResized(to: (inputSize, inputSize), alignCorners: false)
-                return probabilities(batch: input, classes: classes, size: size)
+                let (h, w) = size, d = sizeDivisibility
+                let padded = d > 1 ? pixels.padded([(0, 0), (0, 0), (0, (d - h % d) % d), (0, (d - w % d) % d)]) : pixels
+                let input = padded.bilinearResized(to: (inputSize, inputSize), alignCorners: false)
+                if let topK = fastTopK { return model.fastProbabilities(input, classes: classes, topK: topK).bilinearResized(to: size, alignCorners: false) }
+                // As the official code: σ at the decoder's resolution, then resized.
+                return model(input, classes: classes, decoderClassChunk: Self.decoderClassChunk).logits.sigmoid()
+                    .bilinearResized(to: size, alignCorners: false)
             }
             let s = inputSize, big = Int((Double(s) * 5 / 3).rounded()), stride = Int(Double(s) * (1 - 0.333))
             let resized = pixels.bilinearResized(to: (big, big), alignCorners: false)

@@ -147,4 +147,71 @@ import Training
             _ = try input.withUnsafeBytes { try Safetensors.parse($0) }
         })
     }
+
+    /// PyTorch checkpoints: the fixture of IOTests (every dtype, views, detectron2 nesting),
+    /// mutated as a whole (every other input with its ZIP CRC-32s recomputed) and, for the other
+    /// half of the inputs, with only `data.pkl` mutated inside an archive rebuilt around it, so
+    /// that mutations reach the unpickler and the tensor reader.
+    @Test func pyTorchCheckpoint() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../IOTests/Fixtures/state.pth").standardized.path
+        let archive = try ZipArchive(MappedFile(path: fixture))
+        let entries = try archive.entries.values.sorted { $0.dataOffset < $1.dataOffset }.map { ($0.name, [UInt8](try archive.contents(of: $0))) }
+        let pickle = try #require(entries.first { $0.0.hasSuffix("/data.pkl") })
+        let tokens = ["cos\nsystem\n", "ctorch._utils\n_rebuild_tensor_v2\n", "(", "t", "R", "b", "q\u{0}", "h\u{0}", "}", "]", "a", "e",
+                      "\u{8a}\u{8}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{7f}", "\u{ff}\u{ff}\u{ff}\u{ff}"].map { Array($0.utf8) }
+        let folder = Self.scratchFolder("pth")
+        let path = "\(folder)/input.pth"
+        let read = { (input: [UInt8]) throws in
+            try Data(input).write(to: URL(fileURLWithPath: path))
+            let checkpoint = try PyTorchCheckpoint(path: path)
+            for name in checkpoint.tensors.keys.sorted() where checkpoint.tensors[name]!.storage.dtype != .int64 {
+                _ = try checkpoint.tensor(name)
+            }
+        }
+        Self.check(FuzzRun.run(format: "pth", seeds: [[UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture)))], tokens: tokens,
+                               repair: Self.recomputingZipCRCs, parse: read))
+        Self.check(FuzzRun.run(format: "pth-pickle", seeds: [pickle.1], tokens: tokens) { mutated in
+            try read(Self.storedZip(entries.map { $0.0 == pickle.0 ? ($0.0, mutated) : $0 }))
+        })
+    }
+
+    /// A ZIP archive of stored entries (what torch.save writes), without ZIP64.
+    static func storedZip(_ entries: [(String, [UInt8])]) -> [UInt8] {
+        var file: [UInt8] = [], directory: [UInt8] = []
+        func le(_ value: Int, _ width: Int) -> [UInt8] { (0..<width).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+        for (name, data) in entries {
+            let crc = Int(data.withUnsafeBytes { crc32($0) }), nameBytes = Array(name.utf8), offset = file.count
+            let common = le(20, 2) + le(0, 2) + le(0, 2) + le(0, 4) + le(crc, 4) + le(data.count, 4) + le(data.count, 4) + le(nameBytes.count, 2)
+            file += le(0x0403_4b50, 4) + common + le(0, 2) + nameBytes + data
+            directory += le(0x0201_4b50, 4) + le(20, 2) + common + le(0, 2) + le(0, 2) + le(0, 2) + le(0, 2) + le(0, 4) + le(offset, 4) + nameBytes
+        }
+        let start = file.count
+        return file + directory + le(0x0605_4b50, 4) + le(0, 4) + le(entries.count, 2) + le(entries.count, 2) + le(directory.count, 4) + le(start, 4) + le(0, 2)
+    }
+
+    /// `zip` with the CRC-32 of every entry that the central directory still describes inside
+    /// the file recomputed, in the central directory and in the local header.
+    static func recomputingZipCRCs(_ zip: [UInt8]) -> [UInt8] {
+        var bytes = zip
+        func u16(_ at: Int) -> Int { at + 2 <= bytes.count ? Int(bytes[at]) | Int(bytes[at + 1]) << 8 : -1 }
+        func u32(_ at: Int) -> Int { at + 4 <= bytes.count ? u16(at) | u16(at + 2) << 16 : -1 }
+        func put32(_ value: UInt32, _ at: Int) { for k in 0..<4 where at + k < bytes.count { bytes[at + k] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(k))) } }
+        guard let end = stride(from: bytes.count - 22, through: max(0, bytes.count - 22 - 65_535), by: -1).first(where: { u32($0) == 0x0605_4b50 }) else { return bytes }
+        var offset = u32(end + 16)
+        for _ in 0..<max(0, u16(end + 10)) {
+            guard offset >= 0, u32(offset) == 0x0201_4b50 else { break }
+            let size = u32(offset + 24), local = u32(offset + 42)
+            let (nameLength, extraLength, commentLength) = (u16(offset + 28), u16(offset + 30), u16(offset + 32))
+            if local >= 0, u32(local) == 0x0403_4b50 {
+                let data = local + 30 + u16(local + 26) + u16(local + 28)
+                if size >= 0, data >= 0, data + size <= bytes.count {
+                    let crc = bytes[data..<(data + size)].withUnsafeBytes { crc32($0) }
+                    put32(crc, offset + 16)
+                    put32(crc, local + 14)
+                }
+            }
+            offset += 46 + nameLength + extraLength + commentLength
+        }
+        return bytes
+    }
 }

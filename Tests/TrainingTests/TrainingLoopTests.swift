@@ -166,7 +166,7 @@ import Testing
     func exportRoundTripKeepsLogits(checkpoint: String) throws {
         let folder = temporaryFolder("export")
         try ModelStore.export(checkpoint: checkpoint, to: folder + "/model")
-        try ModelStore.importModel(folder: folder + "/model", to: folder + "/imported.h5")
+        try ModelStore.importModel(folder + "/model", to: folder + "/imported.h5")
         let original = try ModelStore.load(checkpoint), exported = try ModelStore.load(folder + "/model"), imported = try ModelStore.load(folder + "/imported.h5")
         let image = SegmentationPredictor.normalized(DemoScenes(split: .validation, count: 1, size: 64).render(0).image)
         func logits(_ loaded: ModelStore.Loaded) -> [Float] {

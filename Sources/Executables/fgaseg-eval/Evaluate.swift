@@ -22,10 +22,10 @@ struct Evaluate: ParsableCommand {
           fgaseg-eval --checkpoint output/demo/model_0000600.h5 --demo --no-sliding-window
         """)
 
-    @Option(help: "Checkpoint (HDF5) written by fgaseg-train.")
+    @Option(help: "Checkpoint (HDF5) written by fgaseg-train, or a PyTorch checkpoint such as the official FGA-seg model_final.pth (needs --config).")
     var checkpoint: String
 
-    @Option(help: "YAML config to use instead of the one saved in the checkpoint.")
+    @Option(help: "YAML config to use instead of the one saved in the checkpoint (required for a PyTorch checkpoint).")
     var config: String?
 
     @Option(help: "Dataset to evaluate on.")
@@ -63,12 +63,14 @@ struct Evaluate: ParsableCommand {
         useLineBufferedOutput()
         let world = try makeWorldCommunicator()
         world.abortingOnError {
-            let state = try Checkpoint.state(at: checkpoint)
+            let pyTorch = ModelStore.isPyTorchCheckpoint(checkpoint)
             var configuration: TrainingConfiguration
             if let config {
                 configuration = try ConfigurationLoader.load(path: config)
+            } else if pyTorch {
+                throw ValidationError("\(checkpoint) is a PyTorch checkpoint, which carries no configuration: give --config")
             } else {
-                configuration = try ConfigurationLoader.decode(yaml: state.configuration, source: "\(checkpoint): saved config")
+                configuration = try ConfigurationLoader.decode(yaml: try Checkpoint.state(at: checkpoint).configuration, source: "\(checkpoint): saved config")
             }
             if let watchdogSeconds { configuration.distributed.watchdogSeconds = watchdogSeconds }
             _ = ThreadBudget.apply(configured: configuration.threads)
@@ -82,7 +84,11 @@ struct Evaluate: ParsableCommand {
             configuration.data.test = section
             // Every weight, CLIP's included, comes from the checkpoint.
             let (model, tokenizer) = try ModelBuilder.model(configuration, loadCLIPWeights: false)
-            try Checkpoint.restore(model, optimizer: nil, from: checkpoint)
+            if pyTorch {
+                try ModelStore.loadPyTorchWeights(checkpoint, into: model)
+            } else {
+                try Checkpoint.restore(model, optimizer: nil, from: checkpoint)
+            }
             let source = try DataSources.open(section, demoSplit: .validation, seed: UInt64(configuration.seed))
             var count = DataSources.usedCount(source, section)
             if maxImages > 0 { count = min(count, maxImages) }
@@ -108,7 +114,7 @@ struct Evaluate: ParsableCommand {
             print("  per-class IoU (best and worst):")
             for (n, v) in ranked.prefix(5) + (ranked.count > 10 ? ranked.suffix(5) : []) { print(String(format: "    %-28@ %6.2f", n as NSString, v)) }
             if let out {
-                let record = Evaluator.record(metrics, classNames: source.classNames, iteration: state.iteration, dataset: name, images: count,
+                let record = Evaluator.record(metrics, classNames: source.classNames, iteration: try ModelStore.iteration(of: checkpoint), dataset: name, images: count,
                                               protocol: used)
                 try AtomicFile.write(Array(try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .prettyPrinted])), to: out)
             }

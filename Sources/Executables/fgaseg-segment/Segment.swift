@@ -20,6 +20,7 @@ struct Segment: ParsableCommand {
         Examples:
           fgaseg-segment photo.jpg --classes "cat, sofa, wooden floor" --checkpoint output/model_0080000.h5
           fgaseg-segment images/*.jpg --dataset-classes ade20k-150 --checkpoint exported/ --sliding-window
+          fgaseg-segment photo.jpg --classes "cat, sofa" --checkpoint model_final.pth --config Configs/fgaseg_vitb16_coco-stuff.yaml
         """)
 
     @Argument(help: "JPEG or PNG images.")
@@ -34,8 +35,14 @@ struct Segment: ParsableCommand {
     @Option(help: "A built-in class list: \(ClassNames.Vocabulary.allCases.map(\.commandLineName).joined(separator: ", ")).")
     var datasetClasses: String?
 
-    @Option(help: "A training checkpoint (.h5) or an exported model folder (fgaseg-export).")
+    @Option(help: "A training checkpoint (.h5), an exported model folder (fgaseg-export), or a PyTorch checkpoint such as the official FGA-seg model_final.pth (with --config).")
     var checkpoint: String
+
+    @Option(help: "YAML config of the model in a PyTorch checkpoint: its architecture and CLIP folder (config.json and tokenizer).")
+    var config: String?
+
+    @Option(help: "Quick path: pad the image to a multiple of this before resizing, as the official code does (32); 1 resizes the image itself.")
+    var sizeDivisibility = 1
 
     @Option(help: "Output folder.")
     var out = "segmentation"
@@ -55,12 +62,13 @@ struct Segment: ParsableCommand {
     func validate() throws {
         guard maxImagePixels > 0 else { throw ValidationError("--max-image-pixels must be positive, got \(maxImagePixels)") }
         guard topK > 0 else { throw ValidationError("--top-k must be positive, got \(topK)") }
+        guard (1...1024).contains(sizeDivisibility) else { throw ValidationError("--size-divisibility must be in 1...1024, got \(sizeDivisibility)") }
     }
 
     func run() throws {
         useLineBufferedOutput()
         let names = try classNames()
-        let loaded = try ModelStore.load(checkpoint)
+        let loaded = try ModelStore.load(checkpoint, configuration: try config.map { try ConfigurationLoader.load(path: $0) })
         _ = ThreadBudget.apply(configured: 0)
         if fast && !loaded.configuration.model.architecture.decoder.fast {
             throw ValidationError("--fast needs a model trained with model.architecture.decoder.fast = true; \(checkpoint) has none")
@@ -69,7 +77,8 @@ struct Segment: ParsableCommand {
             printError("warning: \($0)")
         }
         let embeddings = noGrad { loaded.model.classEmbeddings(prompts) }
-        let predictor = SegmentationPredictor(model: loaded.model, inputSize: loaded.configuration.data.cropSize, fastTopK: fast ? topK : nil)
+        let predictor = SegmentationPredictor(model: loaded.model, inputSize: loaded.configuration.data.cropSize, fastTopK: fast ? topK : nil,
+                                            sizeDivisibility: sizeDivisibility)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var failures = 0
         for path in images {

@@ -1,0 +1,106 @@
+import CLIP
+import Foundation
+import IO
+import Model
+import Tensor
+import Testing
+import Training
+
+/// The official FGA-seg model's checkpoint (real ViT-B/16 widths, written by
+/// Fixtures/official/make_official_fixture.py with the official code) loads through the
+/// PyTorch reader and the name translation, and segments the fixture photo as the official
+/// `FGASeg.forward` did: quick path (with detectron2's padding to 32) and sliding window.
+@Suite(.serialized) struct OfficialCheckpointTests {
+    static let fixtures = Bundle.module.resourcePath! + "/Fixtures/official"
+    static let sharedFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared").standardized.path
+
+    /// A CLIP folder as the official repository provides it: the ViT-B/16 sizes and OpenAI's BPE file.
+    static func clipFolder() throws -> String {
+        let folder = temporaryFolder("official-clip")
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        try encoder.encode(CLIPConfiguration.vitB16).write(to: URL(fileURLWithPath: folder + "/config.json"))
+        try FileManager.default.copyItem(atPath: sharedFolder + "/clip/bpe_simple_vocab_16e6.txt.gz", toPath: folder + "/bpe_simple_vocab_16e6.txt.gz")
+        return folder
+    }
+
+    @Test func officialCheckpointMatchesTheOfficialOutputs() throws {
+        var configuration = TrainingConfiguration()
+        configuration.model.clip = try Self.clipFolder()
+        defer { try? FileManager.default.removeItem(atPath: configuration.model.clip) }
+        let loaded = try ModelStore.load(Self.fixtures + "/official_vitb16.pth", configuration: configuration)
+        let reference = try Safetensors.read(path: Self.fixtures + "/official_outputs.safetensors")
+        let names = try #require(try JSONSerialization.jsonObject(with: Data(reference.metadata["classes"]!.utf8)) as? [String])
+        #expect(reference.metadata["template"] == configuration.model.promptTemplate)
+        let prompts = ModelBuilder.prompts(names, tokenizer: loaded.tokenizer, template: configuration.model.promptTemplate)
+        let embeddings = noGrad { loaded.model.classEmbeddings(prompts) }
+        try namesTranslateBothWays(loaded.model)
+        let image = try decodeRGBImage([UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/photo.png"))))
+        let predictor = SegmentationPredictor(model: loaded.model, inputSize: 384, sizeDivisibility: 32)
+        for (path, sliding) in [("quick", false), ("sliding", true)] {
+            let ours = predictor.probabilities(image, classes: embeddings, slidingWindow: sliding)
+            let theirs = try #require(reference.tensors[path])
+            #expect(ours.shape == [1] + theirs.shape)
+            var largest: Float = 0, worst: Float = 0
+            for i in 0..<theirs.count {
+                largest = max(largest, abs(theirs.pointer[i]))
+                worst = max(worst, abs(ours.pointer[i] - theirs.pointer[i]))
+            }
+            #expect(worst <= 1e-4 * largest, "\(path): max |difference| \(worst), largest |value| \(largest)")
+            // The label maps: equal wherever the official top two probabilities differ by more
+            // than 1e-5 (the random model's classes are close, so such ties are common), and at
+            // ≥ 99.9% of all pixels.
+            let (t, pixels) = (theirs.shape[0], theirs.count / theirs.shape[0])
+            var differing = 0, differingOutsideTies = 0, ties = 0
+            for p in 0..<pixels {
+                var best = (0, -Float.infinity), second = -Float.infinity, ourBest = (0, -Float.infinity)
+                for c in 0..<t {
+                    let value = theirs.pointer[c * pixels + p], mine = ours.pointer[c * pixels + p]
+                    if value > best.1 { second = best.1; best = (c, value) } else if value > second { second = value }
+                    if mine > ourBest.1 { ourBest = (c, mine) }
+                }
+                let tie = best.1 - second <= 1e-5
+                if tie { ties += 1 }
+                if best.0 != ourBest.0 {
+                    differing += 1
+                    if !tie { differingOutsideTies += 1 }
+                }
+            }
+            print("official \(path) path: max |difference| \(worst) (largest |value| \(largest)); labels differ at \(differing) of \(pixels) pixels, \(ties) ties within 1e-5")
+            #expect(differingOutsideTies == 0, "\(path): \(differingOutsideTies) pixels labelled differently where the official top two differ by more than 1e-5")
+            #expect(differing * 1000 <= pixels, "\(path): labels differ at \(differing) of \(pixels) pixels")
+        }
+    }
+
+    /// A checkpoint that does not fit the configured model is one error naming every missing tensor.
+    @Test func mismatchedArchitectureIsReportedByName() throws {
+        var configuration = TrainingConfiguration()
+        configuration.model.clip = try Self.clipFolder()
+        defer { try? FileManager.default.removeItem(atPath: configuration.model.clip) }
+        configuration.model.architecture.decoder.fast = true
+        let error = #expect(throws: IOError.self) { try ModelStore.load(Self.fixtures + "/official_vitb16.pth", configuration: configuration) }
+        let text = error?.description ?? ""
+        #expect(text.contains("(6 problem(s))"), "\(text)")
+        for head in 0..<3 { #expect(text.contains("missing decoder.head_auxi_\(head).weight")) }
+        #expect(throws: IOError.self) { try ModelStore.load(Self.fixtures + "/official_vitb16.pth") }
+    }
+
+    /// Ours → official gives exactly the official checkpoint's floating-point names and shapes
+    /// (with the Swin masks), and official → ours gives back every tensor of the model unchanged.
+    func namesTranslateBothWays(_ model: FGAsegModel) throws {
+        let official = OfficialFGAsegLayout.official(model: model)
+        let checkpoint = try PyTorchCheckpoint(path: Self.fixtures + "/official_vitb16.pth")
+        var expected: [String: [Int]] = [:]
+        for (name, view) in checkpoint.tensors where name.hasPrefix("model.") && view.storage.dtype != .int64 {
+            expected[String(name.dropFirst("model.".count))] = view.shape
+        }
+        #expect(official.mapValues(\.shape) == expected)
+        let (back, unknown) = OfficialFGAsegLayout.ours(from: official)
+        #expect(unknown.isEmpty, "\(unknown)")
+        let ours = model.namedParameters() + model.namedBuffers()
+        #expect(Set(back.keys) == Set(ours.map(\.name)))
+        for (name, tensor) in ours {
+            #expect(back[name]?.shape == tensor.shape && back[name]?.scalars == tensor.scalars, "\(name)")
+        }
+    }
+}
