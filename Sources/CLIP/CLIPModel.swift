@@ -49,11 +49,20 @@ public final class CLIPModel: Module {
         }
     }
 
-    /// Loads a Hugging Face CLIP folder (`config.json`, `model.safetensors`).
+    /// Loads a Hugging Face CLIP folder: `config.json` and `model.safetensors`, or only
+    /// `pytorch_model.bin` (read natively, see ``PyTorchCheckpoint``). Buffers that are not
+    /// parameters (the int64 `position_ids` of older checkpoints) are skipped by name.
     public static func load(folder: String) throws -> CLIPModel {
         let model = CLIPModel(try CLIPConfiguration.load(folder: folder))
-        try model.loadWeights(Safetensors.read(path: folder + "/model.safetensors").tensors,
-                              source: folder + "/model.safetensors")
+        let safetensors = folder + "/model.safetensors", bin = folder + "/pytorch_model.bin"
+        if FileManager.default.fileExists(atPath: safetensors) || !FileManager.default.fileExists(atPath: bin) {
+            try model.loadWeights(Safetensors.read(path: safetensors, skipping: ignoredCheckpointTensors).tensors, source: safetensors)
+        } else {
+            let checkpoint = try PyTorchCheckpoint(path: bin)
+            var tensors: [String: Tensor] = [:]
+            for name in checkpoint.tensors.keys where !ignoredCheckpointTensors.contains(name) { tensors[name] = try checkpoint.tensor(name) }
+            try model.loadWeights(tensors, source: bin)
+        }
         return model
     }
 

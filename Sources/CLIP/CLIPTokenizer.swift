@@ -24,11 +24,28 @@ public final class CLIPTokenizer: Sendable {
         return ([vocabulary.startOfText] + kept + [vocabulary.endOfText], kept.count < tokens.count)
     }
 
-    /// Token ids of `text` without the special tokens.
+    /// Token ids of `text` without the added SOT and EOT. As in `transformers`, the special tokens
+    /// written in `text` are split out before normalisation and BPE, so "cat.<|endoftext|>" ends
+    /// in the EOT id even though it follows punctuation.
     public func bytePairTokens(_ text: String) -> [Int32] {
+        var ids: [Int32] = []
+        var rest = Substring(text)
+        while !rest.isEmpty {
+            let next = [("<|startoftext|>", vocabulary.startOfText), ("<|endoftext|>", vocabulary.endOfText)]
+                .compactMap { token, id in rest.range(of: token).map { ($0, id) } }
+                .min { $0.0.lowerBound < $1.0.lowerBound }
+            ids += ordinaryTokens(String(rest[..<(next?.0.lowerBound ?? rest.endIndex)]))
+            guard let (range, id) = next else { break }
+            ids.append(id)
+            rest = rest[range.upperBound...]
+        }
+        return ids
+    }
+
+    /// BPE ids of text that holds no literal special token. One that appears only after
+    /// lower-casing ("<|EndOfText|>") is ordinary text, as in `transformers`.
+    private func ordinaryTokens(_ text: String) -> [Int32] {
         Self.preTokenize(Self.normalize(text)).flatMap { piece -> [Int32] in
-            if piece == "<|startoftext|>" { return [vocabulary.startOfText] }
-            if piece == "<|endoftext|>" { return [vocabulary.endOfText] }
             if let cached = cache.withLock({ $0[piece] }) { return cached }
             let word = piece.utf8.map { ByteLevel.characterOfByte[Int($0)] }
             let ids = merge(word).map { vocabulary.encoder[$0] ?? vocabulary.endOfText }
@@ -55,8 +72,8 @@ public final class CLIPTokenizer: Sendable {
         return String(result)
     }
 
-    /// Splits like `<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`,
-    /// dropping whitespace.
+    /// Splits like `'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`, dropping whitespace
+    /// (special tokens are split out before, in ``bytePairTokens(_:)``).
     static func preTokenize(_ text: String) -> [String] {
         let scalars = Array(text.unicodeScalars)
         var pieces: [String] = []
@@ -73,11 +90,6 @@ public final class CLIPTokenizer: Sendable {
         while i < scalars.count {
             let scalar = scalars[i]
             if scalar.properties.isWhitespace { i += 1; continue }
-            if let special = ["<|startoftext|>", "<|endoftext|>"].first(where: { matches($0, at: i) }) {
-                pieces.append(special)
-                i += special.unicodeScalars.count
-                continue
-            }
             if scalar == "'", let contraction = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"].first(where: { matches($0, at: i) }) {
                 pieces.append(contraction)
                 i += contraction.unicodeScalars.count

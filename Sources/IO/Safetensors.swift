@@ -9,6 +9,10 @@ import Tensor
 public enum Safetensors {
     /// The largest header accepted (the reference implementation's limit).
     static let maxHeaderLength = 100_000_000
+    /// Bytes per element of the dtypes read as Float32, and of every dtype the format defines.
+    static let floatElementSizes = ["F32": 4, "F16": 2, "BF16": 2]
+    static let elementSizes = floatElementSizes.merging(["F64": 8, "I64": 8, "U64": 8, "I32": 4, "U32": 4, "I16": 2, "U16": 2,
+                                                         "I8": 1, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1]) { a, _ in a }
 
     /// Tensors and metadata read from a file.
     public struct Contents: Sendable {
@@ -17,18 +21,20 @@ public enum Safetensors {
     }
 
     /// Reads every tensor of the file at `path` through a read-only memory map (no copy of the
-    /// file is held besides the converted tensors). Errors name the file and the offending tensor.
-    public static func read(path: String) throws -> Contents {
+    /// file is held besides the converted tensors). Tensors named in `skipping` (e.g. the int64
+    /// `position_ids` buffers of older Hugging Face checkpoints) are checked for their place in
+    /// the file but not read, whatever their dtype. Errors name the file and the offending tensor.
+    public static func read(path: String, skipping: Set<String> = []) throws -> Contents {
         let file = try MappedFile(path: path)
         do {
-            return try parse(file.bytes)
+            return try parse(file.bytes, skipping: skipping)
         } catch let error as IOError {
             throw error.within(path)
         }
     }
 
-    /// Parses safetensors bytes.
-    public static func parse(_ bytes: UnsafeRawBufferPointer) throws -> Contents {
+    /// Parses safetensors bytes (`skipping` as in ``read(path:skipping:)``).
+    public static func parse(_ bytes: UnsafeRawBufferPointer, skipping: Set<String> = []) throws -> Contents {
         guard bytes.count >= 8 else { throw IOError("safetensors", "file is \(bytes.count) bytes, shorter than the 8-byte header length") }
         let declaredLength = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
         guard declaredLength > 0, declaredLength <= UInt64(bytes.count - 8) else {
@@ -65,7 +71,8 @@ public enum Safetensors {
                   offsets.count == 2, shape.count == (info["shape"] as? [Any])?.count
             else { throw IOError("safetensors", "tensor \(name): entry needs dtype, shape and two data_offsets") }
             guard shape.allSatisfy({ $0 >= 0 }) else { throw IOError("safetensors", "tensor \(name): negative dimension in \(shape)") }
-            guard let elementSize = ["F32": 4, "F16": 2, "BF16": 2][dtype] else {
+            let skipped = skipping.contains(name)
+            guard let elementSize = (skipped ? Self.elementSizes : Self.floatElementSizes)[dtype] else {
                 throw IOError("safetensors", "tensor \(name): dtype \(dtype) is not supported (F32, F16, BF16)")
             }
             let (begin, end) = (offsets[0], offsets[1])
@@ -85,6 +92,7 @@ public enum Safetensors {
                 throw IOError("safetensors", "tensor \(name): \(end - begin) bytes for shape \(shape) of \(dtype) (expected \(count * elementSize))")
             }
             ranges.append((name, begin, end))
+            if skipped { continue }
             let tensor = Tensor(uninitializedShape: shape)
             let source = bytes.baseAddress! + dataStart + begin
             for i in 0..<count {

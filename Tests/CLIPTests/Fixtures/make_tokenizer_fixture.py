@@ -4,7 +4,8 @@
 
 The tokenizer is built from OpenAI's bpe_simple_vocab_16e6.txt.gz (../../../../shared/clip/) the way
 OpenAI's tokenizer builds its vocabulary. Strings: every class name in ../../../../shared/classnames/,
-the FGAseg prompt of each, and hand-written cases (punctuation, digits, accents, CJK, emoji, long).
+the FGAseg prompt of each, and hand-written cases (punctuation, digits, accents, CJK, emoji, long,
+special tokens after punctuation).
 Output: {"strings": [...], "ids": [[...], ...]} with truncation to 77 tokens.
 """
 import gzip
@@ -52,6 +53,9 @@ strings += [
     "tab\u00a0nbsp\u2003em-space", "combining e\u0301 vs \u00e9", "ﬁ ligature", "ⅫⅣ roman ①②", "", " ",
     "wall-brick floor-wood sky-other", "<|startoftext|> should be special? <|endoftext|>",
     " ".join(["word"] * 100), "supercalifragilisticexpialidocious " * 10, "x" * 300,
+    # special tokens right after punctuation, inside words, repeated, or in other cases
+    "cat.<|endoftext|>", "dog,<|startoftext|>cat", "(sky)<|endoftext|>.", "a<|endoftext|>b", "<|endoftext|><|endoftext|>",
+    "!!<|startoftext|>!!", "wall-<|endoftext|>-brick", "x<|ENDOFTEXT|>y", "<|endoftext|", "<<|endoftext|>>", "é.<|endoftext|>ü",
 ]
 ids = [tokenizer(s, truncation=True, max_length=77)["input_ids"] for s in strings]
 json.dump({"strings": strings, "ids": ids}, open("tokenizer.json", "w"), ensure_ascii=False)
