@@ -2,12 +2,16 @@ import Foundation
 import NN
 import Tensor
 
-/// How the global (GCS) and local (LCS) costs are fused (spec §3.8, §10 #9).
+/// How the global (GCS) and local (LCS) costs are fused (spec §3.8, §10 #9), or that there is no
+/// local cost at all.
 public enum CostFusion: String, Sendable, Codable {
     /// Concatenate and project (paper default, best).
     case cat
     /// Add.
     case add
+    /// No local cost: CAT-Seg's decoder (the cosine cost embedded, aggregated and up-sampled; no
+    /// LCS, no fusion, no re-injection).
+    case none
 }
 
 /// FGAseg's cost-aggregation decoder (the reference's `Decoder`, spec §3.6–3.10 and §3.13): costs,
@@ -41,14 +45,15 @@ public final class CostAggregationDecoder: Module {
     }
 
     public let configuration: Configuration
-    public let costEmbedding: Conv2d, localCostEmbedding: Conv2d
+    public let costEmbedding: Conv2d
+    /// The local cost's parts (nil with fusion `none`).
+    public let localCostEmbedding: Conv2d?, localCost: LocalCategoryCost?
+    public let localUp: ConvTranspose2d?, localConv: DoubleConv?
     public let fuse: Linear?, fuseStage1: Linear?, fuseStage2: Linear?
-    public let localUp: ConvTranspose2d, localConv: DoubleConv
     public let appearanceProjection: Conv2d, textProjection: Linear
     public let decoderGuidanceProjections: [Conv2d]
     public let up1: UpStage, up2: UpStage
     public let head: Conv2d
-    public let localCost: LocalCategoryCost
     public let spatialLayers: [SpatialAggregation], classLayers: [ClassAggregation]
     /// The three rejection heads of the fast decoder (before aggregation, before Up-1, before Up-2).
     public let rejectionHeads: [Conv2d]
@@ -62,14 +67,14 @@ public final class CostAggregationDecoder: Module {
 
     public init(_ c: Configuration, generator: inout RandomGenerator) {
         configuration = c
+        let local = c.fusion != .none, cat = c.fusion == .cat
         costEmbedding = Conv2d(1, c.hidden, kernel: 7, padding: 3, generator: &generator)
-        localCostEmbedding = Conv2d(1, c.hidden, kernel: 7, padding: 3, generator: &generator)
-        let cat = c.fusion == .cat
+        localCostEmbedding = local ? Conv2d(1, c.hidden, kernel: 7, padding: 3, generator: &generator) : nil
         fuse = cat ? Linear(2 * c.hidden, c.hidden, generator: &generator) : nil
         fuseStage1 = cat ? Linear(2 * c.hidden, c.hidden, generator: &generator) : nil
         fuseStage2 = cat ? Linear(c.hidden, c.hidden / 2, generator: &generator) : nil
-        localUp = ConvTranspose2d(c.hidden, c.hidden / 2, kernel: 2, stride: 2, generator: &generator)
-        localConv = DoubleConv(c.hidden / 2, c.hidden / 2, generator: &generator)
+        localUp = local ? ConvTranspose2d(c.hidden, c.hidden / 2, kernel: 2, stride: 2, generator: &generator) : nil
+        localConv = local ? DoubleConv(c.hidden / 2, c.hidden / 2, generator: &generator) : nil
         appearanceProjection = Conv2d(c.imageChannels, c.appearanceGuidance, kernel: 3, padding: 1, generator: &generator)
         textProjection = Linear(c.textWidth, c.textGuidance, generator: &generator)
         decoderGuidanceProjections = zip(c.decoderGuidanceDims, c.decoderGuidanceProjections).map {
@@ -78,7 +83,7 @@ public final class CostAggregationDecoder: Module {
         up1 = UpStage(c.hidden, c.decoderDims[0], guidanceChannels: c.decoderGuidanceProjections[0], generator: &generator)
         up2 = UpStage(c.decoderDims[0], c.decoderDims[1], guidanceChannels: c.decoderGuidanceProjections[1], generator: &generator)
         head = Conv2d(c.decoderDims[1], 1, kernel: 3, padding: 1, generator: &generator)
-        localCost = LocalCategoryCost(textWidth: c.textWidth, imageChannels: c.imageChannels, kernelSize: c.localKernel, generator: &generator)
+        localCost = local ? LocalCategoryCost(textWidth: c.textWidth, imageChannels: c.imageChannels, kernelSize: c.localKernel, generator: &generator) : nil
         var spatial: [SpatialAggregation] = [], classes: [ClassAggregation] = []
         for _ in 0..<c.layers {
             spatial.append(SpatialAggregation(width: c.hidden, guidanceWidth: c.appearanceGuidance, resolution: (c.resolution, c.resolution),
@@ -90,16 +95,18 @@ public final class CostAggregationDecoder: Module {
         rejectionHeads = c.fast ? [c.hidden, c.hidden, c.hidden / 2].map { Conv2d($0, 1, kernel: 3, padding: 1, generator: &generator) } : []
         super.init()
         child("conv1", costEmbedding)
-        child("conv2", localCostEmbedding)
+        if let localCostEmbedding { child("conv2", localCostEmbedding) }
         if let fuse, let fuseStage1, let fuseStage2 {
             child("conv_cat", fuse)
             child("conv_cat_decoder_1", fuseStage1)
             child("conv_cat_decoder_2", fuseStage2)
         }
-        let localProjection = Module()
-        localProjection.child("0", localUp)
-        localProjection.child("1", localConv)
-        child("corr_local_decoder_projection", localProjection)
+        if let localUp, let localConv {
+            let localProjection = Module()
+            localProjection.child("0", localUp)
+            localProjection.child("1", localConv)
+            child("corr_local_decoder_projection", localProjection)
+        }
         let guidance = Module()
         guidance.child("0", appearanceProjection)
         child("guidance_projection", guidance)
@@ -114,7 +121,7 @@ public final class CostAggregationDecoder: Module {
         child("decoder1", up1)
         child("decoder2", up2)
         child("head", head)
-        child("Local_align", localCost)
+        if let localCost { child("Local_align", localCost) }
         for (index, head) in rejectionHeads.enumerated() { child("head_auxi_\(index)", head) }
         child("layers", ModuleList(zip(spatial, classes).map { swin, attention -> Module in
             let layer = Module()
@@ -135,7 +142,7 @@ public final class CostAggregationDecoder: Module {
         let kept = selectClasses(image: image, text: text)
         let classText = kept.map { gather(text, $0) } ?? text
         let t = classText.shape[1]
-        var localEmbedding = embed(localCost(image: image, text: classText), localCostEmbedding)
+        var localEmbedding = localCostEmbedding(classText, image: image)
         var cost = fused(fuse, embed(cosineCost(image: image, text: classText), costEmbedding), localEmbedding)
         var textGuidance = textProjection(classText.l2Normalized(dim: -1)).relu()
         let appearance = appearanceProjection(image).relu()
@@ -153,17 +160,17 @@ public final class CostAggregationDecoder: Module {
         // Head 0 on the fused cost, before aggregation.
         let survivors0 = heads(0, perClass(cost), t)
         cost = cost.indexSelect(2, survivors0)
-        localEmbedding = localEmbedding.indexSelect(2, survivors0)
+        localEmbedding = localEmbedding?.indexSelect(2, survivors0)
         textGuidance = textGuidance.indexSelect(1, survivors0)
         for (spatial, classes) in zip(spatialLayers, classLayers) {
             cost = classes(spatial(cost, guidance: appearance), guidance: textGuidance)
         }
         // Head 1 before Up-1, head 2 before Up-2.
-        var local = perClass(localEmbedding)
+        var local = localEmbedding.map(perClass)
         var maps = fused(fuseStage1, perClass(cost), local)
         let survivors1 = heads(1, maps, survivors0.count)
-        (maps, local) = (selectMaps(maps, survivors0.count, survivors1), selectMaps(local, survivors0.count, survivors1))
-        maps = fused(fuseStage2, up1(maps, guidance: decoderGuides[0]), localConv(localUp(local)).relu())
+        (maps, local) = (selectMaps(maps, survivors0.count, survivors1), local.map { selectMaps($0, survivors0.count, survivors1) })
+        maps = fused(fuseStage2, up1(maps, guidance: decoderGuides[0]), reinjected(local))
         let survivors2 = heads(2, maps, survivors1.count)
         maps = up2(selectMaps(maps, survivors1.count, survivors2), guidance: decoderGuides[1])
         let probabilities = head(maps).reshaped([b, survivors2.count, 4 * h, 4 * w]).sigmoid()
@@ -225,9 +232,23 @@ public final class CostAggregationDecoder: Module {
         return conv(cost.reshaped([b * t, 1, h, w])).reshaped([b, t, configuration.hidden, h, w]).permuted([0, 2, 1, 3, 4])
     }
 
-    private func fused(_ layer: Linear?, _ a: Tensor, _ b: Tensor) -> Tensor {
+    /// `a` fused with the local term `b` (cat: concatenate and project; add); `a` itself without a local cost.
+    private func fused(_ layer: Linear?, _ a: Tensor, _ b: Tensor?) -> Tensor {
+        guard let b else { return a }
         guard let layer else { return a + b }
         return channelLinear(layer, Tensor.concat([a, b], along: 1))
+    }
+
+    /// The embedded local cost [B, C, T, H, W] of `text` [B, T, D] on `image` (nil without a local cost).
+    private func localCostEmbedding(_ text: Tensor, image: Tensor) -> Tensor? {
+        guard let localCost, let localCostEmbedding else { return nil }
+        return embed(localCost(image: image, text: text), localCostEmbedding)
+    }
+
+    /// The per-class local maps [B·T, C, h, w] up-sampled for their re-injection before Up-2 (nil without a local cost).
+    private func reinjected(_ local: Tensor?) -> Tensor? {
+        guard let local, let localUp, let localConv else { return nil }
+        return localConv(localUp(local)).relu()
     }
 
     /// - Parameters:
@@ -246,7 +267,7 @@ public final class CostAggregationDecoder: Module {
             let pieces = stride(from: 0, to: t, by: classChunk).map { start in
                 let count = min(classChunk, t - start)
                 return decodeClasses(cost: aggregated.cost.narrowed(2, start: start, length: count),
-                                     local: aggregated.local.narrowed(2, start: start, length: count), guides: aggregated.guides)
+                                     local: aggregated.local?.narrowed(2, start: start, length: count), guides: aggregated.guides)
             }
             decoded = Output(logits: Tensor.concat(pieces.map(\.logits), along: 1),
                              auxiliary: pieces[0].auxiliary.indices.map { head in Tensor.concat(pieces.map { $0.auxiliary[head] }, along: 1) })
@@ -259,9 +280,10 @@ public final class CostAggregationDecoder: Module {
 
     /// The class-coupled part of the decoder: costs, fusion and the aggregation layers.
     public struct Aggregated {
-        /// Aggregated cost [B, C, T', h, w] and embedded local cost [B, C, T', h, w] (T' = kept classes).
+        /// Aggregated cost [B, C, T', h, w] and embedded local cost [B, C, T', h, w] (T' = kept
+        /// classes; no local cost with fusion `none`).
         public var cost: Tensor
-        public var local: Tensor
+        public var local: Tensor?
         /// Projected decoder guidance [B, g1, 2h, 2w], [B, g2, 4h, 4w].
         public var guides: [Tensor]
         /// Classes kept per image when there are more than the padding length.
@@ -279,7 +301,7 @@ public final class CostAggregationDecoder: Module {
         let classText = kept.map { gather(text, $0) } ?? text
         let t = classText.shape[1]
         let globalEmbedding = Profiler.section("GCS cost + embedding") { embed(cosineCost(image: image, text: classText), costEmbedding) }
-        let localEmbedding = Profiler.section("LCS cost + embedding") { embed(localCost(image: image, text: classText), localCostEmbedding) }
+        let localEmbedding = Profiler.section("LCS cost + embedding") { localCostEmbedding(classText, image: image) }
         let (appearance, textGuidance, decoderGuides) = Profiler.section("guidance projections") {
             (appearanceProjection(image).relu(), textProjection(classText.l2Normalized(dim: -1)).relu(),
              zip(decoderGuidanceProjections, decoderGuidance).map { $0($1).relu() })
@@ -300,9 +322,9 @@ public final class CostAggregationDecoder: Module {
     }
 
     /// The per-class up-sampling decoder (independent across classes, so it can run on any subset):
-    /// `cost`, `local` [B, C, t, h, w] → logits [B, t, 4h, 4w] and the fast decoder's second and
-    /// third rejection-head logits.
-    public func decodeClasses(cost: Tensor, local localEmbedding: Tensor, guides: [Tensor]) -> Output {
+    /// `cost`, `local` [B, C, t, h, w] (no local with fusion `none`) → logits [B, t, 4h, 4w] and
+    /// the fast decoder's second and third rejection-head logits.
+    public func decodeClasses(cost: Tensor, local localEmbedding: Tensor?, guides: [Tensor]) -> Output {
         let (b, c, t, h, w) = (cost.shape[0], cost.shape[1], cost.shape[2], cost.shape[3], cost.shape[4])
         let perClass = { (x: Tensor) in x.permuted([0, 2, 1, 3, 4]).reshaped([b * t, c, h, w]) }
         var auxiliary: [Tensor] = []
@@ -312,11 +334,11 @@ public final class CostAggregationDecoder: Module {
         }
         // Up-sampling decoder on B·t maps, with the local cost re-injected at both stages.
         return Profiler.section("per-class decoder") {
-            let local = perClass(localEmbedding)
+            let local = localEmbedding.map(perClass)
             var maps = fused(fuseStage1, perClass(cost), local)
             reject(1, maps)
             maps = Profiler.section("up-1") { up1(maps, guidance: guides[0]) }
-            maps = Profiler.section("local re-injection") { fused(fuseStage2, maps, localConv(localUp(local)).relu()) }
+            if local != nil { maps = Profiler.section("local re-injection") { fused(fuseStage2, maps, reinjected(local)) } }
             reject(2, maps)
             maps = Profiler.section("up-2") { up2(maps, guidance: guides[1]) }
             return Output(logits: Profiler.section("head") { head(maps) }.reshaped([b, t, 4 * h, 4 * w]), auxiliary: auxiliary)

@@ -4,7 +4,8 @@ import NN
 import Tensor
 
 /// FGAseg (spec §2): CLIP features → P2Tformer → GCS/LCS costs → aggregation → up-sampling
-/// decoder, plus the T2P branch in training.
+/// decoder, plus the T2P branch in training. With `p2tLayers` 0, `t2pWeight` 0 and decoder fusion
+/// `none` it is CAT-Seg (the model FGAseg extends): no P2Tformer, no T2P branch, no local cost.
 public final class FGAsegModel: Module {
     public struct Configuration: Sendable, Codable, Equatable {
         /// 0-based CLIP blocks whose outputs guide the decoder (3, 7 for ViT-B/16; 7, 15 for ViT-L/14).
@@ -12,9 +13,10 @@ public final class FGAsegModel: Module {
         /// Channels of the up-sampled block taps (decoder guidance inputs).
         public var guidanceChannels = [256, 128]
         public var p2tHeads = 8
+        /// P2Tformer layers; 0: no P2Tformer (the class embeddings go to the decoder as they are).
         public var p2tLayers = 1
         public var decoder = CostAggregationDecoder.Configuration()
-        /// Loss weight of the T2P branch (LAMBDA_ALIGN).
+        /// Loss weight of the T2P branch (LAMBDA_ALIGN); 0: no T2P branch.
         public var t2pWeight: Float = 0.02
         /// Loss weights of the fast decoder's three rejection heads (LAMBDA_AUXI on the first).
         public var auxiliaryWeights: [Float] = [0.2, 1, 1]
@@ -41,9 +43,11 @@ public final class FGAsegModel: Module {
     public let configuration: Configuration
     public let clip: CLIPModel
     public let upsample1: ConvTranspose2d, upsample2: ConvTranspose2d
-    public let p2tformer: P2Tformer
+    /// nil with `p2tLayers` 0.
+    public let p2tformer: P2Tformer?
     public let decoder: CostAggregationDecoder
-    public let projector: TextToPixelProjector
+    /// The T2P branch; nil with `t2pWeight` 0.
+    public let projector: TextToPixelProjector?
     /// Class-aggregation pooling in evaluation mode: 1 for the evaluation protocol (spec §8), the
     /// training value (2) for the quick validation during training (spec §7).
     public var inferencePooling = 1
@@ -55,16 +59,17 @@ public final class FGAsegModel: Module {
         let width = clip.configuration.visionConfig.hiddenSize, embedding = clip.configuration.projectionDim
         upsample1 = ConvTranspose2d(width, configuration.guidanceChannels[0], kernel: 2, stride: 2, generator: &generator)
         upsample2 = ConvTranspose2d(width, configuration.guidanceChannels[1], kernel: 4, stride: 4, generator: &generator)
-        p2tformer = P2Tformer(width: embedding, heads: configuration.p2tHeads, layerCount: configuration.p2tLayers, generator: &generator)
+        p2tformer = configuration.p2tLayers > 0
+            ? P2Tformer(width: embedding, heads: configuration.p2tHeads, layerCount: configuration.p2tLayers, generator: &generator) : nil
         decoder = CostAggregationDecoder(configuration.decoder, generator: &generator)
-        projector = TextToPixelProjector(imageChannels: embedding, textWidth: embedding, generator: &generator)
+        projector = configuration.t2pWeight > 0 ? TextToPixelProjector(imageChannels: embedding, textWidth: embedding, generator: &generator) : nil
         super.init()
         child("clip", clip)
         child("upsample1", upsample1)
         child("upsample2", upsample2)
-        child("p2tformer", p2tformer)
+        if let p2tformer { child("p2tformer", p2tformer) }
         child("decoder", decoder)
-        child("projector", projector)
+        if let projector { child("projector", projector) }
         clip.trainOnlyAttentionQueryAndValueWeights()
     }
 
@@ -87,6 +92,10 @@ public final class FGAsegModel: Module {
         let guidance = Profiler.section("guidance up-samplers") {
             [upsample1(map(taps[blocks[0]]!)), upsample2(map(taps[blocks[1]]!))]
         }
+        guard let p2tformer else {
+            let (t, d) = (classes.shape[0], classes.shape[1])
+            return (image, guidance, classes.reshaped([1, t, d]).broadcast(to: [b, t, d]))
+        }
         return (image, guidance, Profiler.section("P2Tformer") { p2tformer(image: image, text: classes) })
     }
 
@@ -101,7 +110,7 @@ public final class FGAsegModel: Module {
         let (image, guidance, text) = imagePath(images, classes: classes)
         decoder.setPooling(isTraining ? configuration.decoder.pooling : inferencePooling)
         let decoded = decoder(image: image, text: text, decoderGuidance: guidance, classChunk: decoderClassChunk)
-        let textToPixel = isTraining ? Profiler.section("T2P branch") { projector(image: image, text: text) } : nil
+        let textToPixel = isTraining ? projector.map { projector in Profiler.section("T2P branch") { projector(image: image, text: text) } } : nil
         return Output(logits: decoded.logits, textToPixel: textToPixel,
                       auxiliary: isTraining ? decoded.auxiliary : [])
     }
@@ -136,16 +145,18 @@ public final class FGAsegModel: Module {
         precondition(aggregated.kept == nil, "chunked training supports vocabularies up to the padding length")
         let t = aggregated.cost.shape[2]
         // The per-class part runs on detached copies; their gradients are carried upstream below.
-        let cost = aggregated.cost.detached(), local = aggregated.local.detached()
+        let cost = aggregated.cost.detached(), local = aggregated.local?.detached()
         let guides = aggregated.guides.map { $0.detached() }
-        for leaf in [cost, local] + guides { leaf.requiresGrad = true }
+        let upstreamLeaves = [aggregated.cost] + (aggregated.local.map { [$0] } ?? []) + aggregated.guides
+        let leaves = [cost] + (local.map { [$0] } ?? []) + guides
+        for leaf in leaves { leaf.requiresGrad = true }
         var segmentation: Float = 0, total: Float = 0
         var start = 0
         while start < t {
             let count = min(classChunk, t - start)
             let share = Float(count) / Float(t)  // each chunk's mean covers count of the t classes
             let decoded = decoder.decodeClasses(cost: cost.narrowed(2, start: start, length: count),
-                                                local: local.narrowed(2, start: start, length: count), guides: guides)
+                                                local: local?.narrowed(2, start: start, length: count), guides: guides)
             let (chunkSegmentation, chunkTotal) = Profiler.section("losses") {
                 let segmentation = SegmentationLosses.segmentation(decoded.logits, labels: labels, firstClass: start, height: size, width: size) * share
                 var total = segmentation
@@ -162,20 +173,22 @@ public final class FGAsegModel: Module {
         }
         // Everything upstream of the per-class decoder: the T2P and first rejection-head losses, plus
         // the gradients the chunks left on the detached tensors (Σ x ⊙ ∂L/∂x has the same gradient).
-        let textToPixel = Profiler.section("T2P branch") { projector(image: image, text: text) }
-        let t2p = Profiler.section("losses") { SegmentationLosses.textToPixel(textToPixel, labels: labels, height: size, width: size) }
-        var upstream = t2p * configuration.t2pWeight
+        let t2p = projector.map { projector in
+            let textToPixel = Profiler.section("T2P branch") { projector(image: image, text: text) }
+            return Profiler.section("losses") { SegmentationLosses.textToPixel(textToPixel, labels: labels, height: size, width: size) }
+        }
+        var upstream = (t2p ?? Tensor(scalar: 0)) * configuration.t2pWeight
         if let first = aggregated.auxiliary.first {
             upstream = upstream + Profiler.section("losses") {
                 SegmentationLosses.segmentation(first, labels: labels, height: size, width: size) * configuration.auxiliaryWeights[0]
             }
         }
         let carriedTotal = upstream.item
-        for (original, leaf) in zip([aggregated.cost, aggregated.local] + aggregated.guides, [cost, local] + guides) {
+        for (original, leaf) in zip(upstreamLeaves, leaves) {
             if let gradient = leaf.grad { upstream = upstream + (original * gradient).sum() }
         }
         upstream.backward(leafGradientReady: leafGradientReady)
-        return (segmentation, t2p.item, total + carriedTotal)
+        return (segmentation, t2p?.item ?? 0, total + carriedTotal)
     }
 
     /// How many classes' spatial-aggregation activations a ``chunkedTrainingStep(_:classes:labels:size:classChunk:keptSpatialClasses:leafGradientReady:)``
@@ -212,8 +225,9 @@ public final class FGAsegModel: Module {
     /// ignored) of the S×S input images.
     public func losses(_ output: Output, labels: [Int32], size: Int) -> Losses {
         let segmentation = SegmentationLosses.segmentation(output.logits, labels: labels, height: size, width: size)
-        guard let textToPixel = output.textToPixel else { fatalError("losses: the output has no T2P logits (evaluation mode?)") }
-        let t2p = SegmentationLosses.textToPixel(textToPixel, labels: labels, height: size, width: size)
+        precondition(projector == nil || output.textToPixel != nil, "losses: the output has no T2P logits (evaluation mode?)")
+        // Without a T2P branch (CAT-Seg) its loss is 0.
+        let t2p = output.textToPixel.map { SegmentationLosses.textToPixel($0, labels: labels, height: size, width: size) } ?? Tensor(scalar: 0)
         let auxiliary = output.auxiliary.map { SegmentationLosses.segmentation($0, labels: labels, height: size, width: size) }
         var total = segmentation + t2p * configuration.t2pWeight
         for (loss, weight) in zip(auxiliary, configuration.auxiliaryWeights) { total = total + loss * weight }

@@ -9,10 +9,14 @@ import TestSupport
     /// Running the per-class decoder in chunks of classes, with none, some or all of the spatial
     /// aggregation's classes kept instead of recomputed, gives the gradients and losses of the
     /// whole-vocabulary step.
-    @Test(arguments: [(false, 0), (true, 0), (false, 4), (true, 7)])
-    func chunkedStepEqualsTheFullStep(fast: Bool, keptSpatialClasses: Int) throws {
+    /// `catSeg`: CAT-Seg's configuration (no P2Tformer, no T2P branch, no local cost).
+    @Test(arguments: [(false, 0, false), (true, 0, false), (false, 4, false), (true, 7, false), (false, 3, true)])
+    func chunkedStepEqualsTheFullStep(fast: Bool, keptSpatialClasses: Int, catSeg: Bool) throws {
         var configuration = tinyModelConfiguration()
         configuration.decoder.fast = fast
+        if catSeg {
+            (configuration.p2tLayers, configuration.t2pWeight, configuration.decoder.fusion) = (0, 0, .none)
+        }
         func makeModel() throws -> FGAsegModel {
             FGAsegModel(clip: try CLIPModel.load(folder: tinyCLIPFolder), configuration: configuration, seed: 11)
         }
@@ -55,6 +59,7 @@ import TestSupport
 
         #expect(abs(values.segmentation - fullLosses.segmentation.item) <= 1e-5)
         #expect(abs(values.textToPixel - fullLosses.textToPixel.item) <= 1e-5)
+        #expect(catSeg == (chunked.p2tformer == nil && chunked.projector == nil && chunked.decoder.localCost == nil))
         #expect(abs(values.total - fullLosses.total.item) <= 1e-5 * max(1, fullLosses.total.item))
         let tolerance = Tolerance(absolute: 1e-6, relative: 1e-4, relativeToLargest: true)
         let reference = Dictionary(uniqueKeysWithValues: full.trainableParameters().map { ($0.name, $0.tensor) })

@@ -1,6 +1,7 @@
 import Distributed
 import Foundation
 import IO
+import Model
 import Testing
 @testable import Training
 
@@ -18,6 +19,9 @@ import Testing
         #expect(paper.model.classChunk == 16 && paper.model.memoryBudgetGb == 7)
         let large = try ConfigurationLoader.load(path: configsFolder + "/fgaseg_vitl14_coco-stuff.yaml")
         #expect(large.model.architecture.guidanceBlocks == [7, 15] && large.model.architecture.decoder.textWidth == 768 && large.data.cropSize == 336)
+        let catSeg = try ConfigurationLoader.load(path: configsFolder + "/catseg_vitb16_coco-stuff.yaml")
+        #expect(catSeg.model.architecture.p2tLayers == 0 && catSeg.model.architecture.t2pWeight == 0)
+        #expect(catSeg.model.architecture.decoder.fusion == .none && catSeg.solver.imsPerBatch == 4 && catSeg.data.cropSize == 384)
 
         let demo = try ConfigurationLoader.load(path: configsFolder + "/demo.yaml")
         var recipe = paper

