@@ -17,8 +17,9 @@ public struct SegmentationPredictor {
     public let fastTopK: Int?
     /// The quick path first pads the normalised image with zeros (bottom and right) to a multiple
     /// of this, as detectron2's `ImageList` does in the official code (spec §3.1), and the
-    /// prediction of the padded image is stretched over the original one (spec §11). 1 (the
-    /// default) resizes the image itself; 32 reproduces the official quick path exactly.
+    /// prediction of the padded image is stretched over the original one (spec §11), after the
+    /// official crop (``officialCrop(_:imageSize:applies:)``). 1 (the default) resizes the image
+    /// itself; 32 reproduces the official quick path exactly.
     public let sizeDivisibility: Int
 
     public init(model: FGAsegModel, inputSize: Int, fastTopK: Int? = nil, sizeDivisibility: Int = 1) {
@@ -46,10 +47,10 @@ public struct SegmentationPredictor {
                 let (h, w) = size, d = sizeDivisibility
                 let padded = d > 1 ? pixels.padded([(0, 0), (0, 0), (0, (d - h % d) % d), (0, (d - w % d) % d)]) : pixels
                 let input = padded.bilinearResized(to: (inputSize, inputSize), alignCorners: false)
-                if let topK = fastTopK { return model.fastProbabilities(input, classes: classes, topK: topK).bilinearResized(to: size, alignCorners: false) }
                 // As the official code: σ at the decoder's resolution, then resized.
-                return model(input, classes: classes, decoderClassChunk: Self.decoderClassChunk).logits.sigmoid()
-                    .bilinearResized(to: size, alignCorners: false)
+                let decoded = fastTopK.map { model.fastProbabilities(input, classes: classes, topK: $0) }
+                    ?? model(input, classes: classes, decoderClassChunk: Self.decoderClassChunk).logits.sigmoid()
+                return Self.officialCrop(decoded, imageSize: size, applies: d > 1).bilinearResized(to: size, alignCorners: false)
             }
             let s = inputSize, big = Int((Double(s) * 5 / 3).rounded()), stride = Int(Double(s) * (1 - 0.333))
             let resized = pixels.bilinearResized(to: (big, big), alignCorners: false)
@@ -78,6 +79,15 @@ public struct SegmentationPredictor {
             let global = probabilities.narrowed(0, start: origins.count, length: 1).bilinearResized(to: (big, big), alignCorners: false)
             return ((sum + global) * 0.5).bilinearResized(to: size, alignCorners: false)
         }
+    }
+
+    /// detectron2's `sem_seg_postprocess` as the official quick path uses it: the prediction
+    /// [B, T, p, p] is cropped to the image's size measured in prediction pixels, which matters only
+    /// for images smaller than p (`applies` false: `prediction` unchanged).
+    public static func officialCrop(_ prediction: Tensor, imageSize: (Int, Int), applies: Bool) -> Tensor {
+        let (ph, pw) = (prediction.shape[2], prediction.shape[3])
+        guard applies, imageSize.0 < ph || imageSize.1 < pw else { return prediction }
+        return prediction.narrowed(2, start: 0, length: min(ph, imageSize.0)).narrowed(3, start: 0, length: min(pw, imageSize.1))
     }
 
     /// The class id of every pixel [H·W] (argmax over classes).

