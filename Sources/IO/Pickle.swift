@@ -125,6 +125,16 @@ public struct PickledTensor: Sendable {
     public let strides: [Int]
 
     public var count: Int { shape.reduce(1, *) }
+
+    /// Whether the view is row-major without gaps (size-1 axes may have any stride).
+    public var isContiguous: Bool {
+        var expected = 1
+        for (size, stride) in zip(shape, strides).reversed() where size != 1 {
+            guard stride == expected else { return false }
+            expected *= size
+        }
+        return true
+    }
 }
 
 /// A restricted unpickler for PyTorch checkpoints (`data.pkl` of a `torch.save` archive): it

@@ -56,7 +56,8 @@ public final class PyTorchCheckpoint {
         let storage = view.storage
         let entryName = prefix + "data/" + storage.key
         guard let entry = archive.entries[entryName] else { throw IOError(path, "tensor \(name): storage entry \(entryName) is missing") }
-        guard entry.size == storage.count * storage.dtype.byteSize else {
+        let (bytes, overflow) = storage.count.multipliedReportingOverflow(by: storage.dtype.byteSize)
+        guard !overflow, entry.size == bytes else {
             throw IOError(path, "tensor \(name): storage \(entryName) holds \(entry.size) bytes, not \(storage.count) × \(storage.dtype.rawValue)")
         }
         let source = try archive.contents(of: entry)
@@ -69,6 +70,11 @@ public final class PyTorchCheckpoint {
         default: throw IOError(path, "tensor \(name) is \(storage.dtype.rawValue); only floating-point tensors are read")
         }
         let result = Tensor(uninitializedShape: view.shape)
+        if storage.dtype == .float32 && view.isContiguous {
+            // Little-endian float32 in row-major order: the bytes as they are.
+            UnsafeMutableRawPointer(result.pointer).copyMemory(from: source.baseAddress! + 4 * view.offset, byteCount: 4 * view.count)
+            return result
+        }
         // Walk the view in row-major order, advancing a multi-index over its strides.
         var index = [Int](repeating: 0, count: view.shape.count)
         var position = view.offset
