@@ -27,8 +27,8 @@ Writes:
   `classes` (JSON list) and `template`;
 - official_fast_vitb16.pth and official_fast_vitb16_outputs.safetensors: the same for
   configs/vitb_384_fast_cat.yaml (the fast decoder, whose inference keeps the classes among the
-  top 16 of some pixel after each rejection head) with the 150 ADE20K classes, quick path only,
-  on photo_small.png (83 × 62). The official model applies σ to the fast decoder's probabilities
+  top 16 of some pixel after each rejection head, over every image of the batch) with the 150
+  ADE20K classes on photo_small.png (83 × 62); its sliding window runs 5 crops as one batch. The official model applies σ to the fast decoder's probabilities
   once more (spec §11), so rejected classes read σ(0) = 0.5.
 """
 import hashlib
@@ -115,9 +115,9 @@ def shared_views(model):
     return state
 
 
-def write_fixture(model, name, classes=CLASSES, paths=("quick", "sliding"), photo="photo.png"):
-    """Saves `model` with shared-view weights as NAME.pth and its outputs on `photo` (the
-    evaluation `paths`) as NAME_outputs.safetensors."""
+def write_fixture(model, name, classes=CLASSES, photo="photo.png"):
+    """Saves `model` with shared-view weights as NAME.pth and its quick-path and sliding-window
+    outputs on `photo` as NAME_outputs.safetensors."""
     state = shared_views(model)
     model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     torch.save({"model": state, "iteration": 4321}, os.path.join(HERE, name + ".pth"))
@@ -125,7 +125,7 @@ def write_fixture(model, name, classes=CLASSES, paths=("quick", "sliding"), phot
     batch = [{"image": pixels, "height": pixels.shape[1], "width": pixels.shape[2]}]
     out = {}
     with torch.no_grad():
-        for path in paths:
+        for path in ("quick", "sliding"):
             model.sliding_window = path == "sliding"
             out[path] = model(batch)[0]["sem_seg"]
     for k, v in out.items():
@@ -145,7 +145,7 @@ def main():
     write_fixture(build(root), "official_vitb16")
     torch.manual_seed(0)
     write_fixture(build(root, "configs/vitb_384_fast_cat.yaml", FAST_CLASSES), "official_fast_vitb16", FAST_CLASSES,
-                  paths=("quick",), photo="photo_small.png")
+                  photo="photo_small.png")
 
 
 if __name__ == "__main__":
