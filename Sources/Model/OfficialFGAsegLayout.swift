@@ -65,8 +65,9 @@ public enum OfficialFGAsegLayout {
     /// Our tensors under the official names (the inverse of ``ours(from:)``, without the derived
     /// buffers).
     static func official(from tensors: [String: Tensor]) -> [String: Tensor] {
-        var result: [String: Tensor] = [:], clip: [String: Tensor] = [:], p2tBiases: [String: [String: Tensor]] = [:]
-        var p2tWeights: [String: [String: Tensor]] = [:]
+        var result: [String: Tensor] = [:], clip: [String: Tensor] = [:]
+        // The P2Tformer's q/k/v parts by the official fused name (`…in_proj_weight`, `…in_proj_bias`).
+        var fusedParts: [String: [String: Tensor]] = [:]
         for (name, tensor) in tensors {
             if name.hasPrefix("clip.") {
                 clip[String(name.dropFirst(5))] = tensor
@@ -80,17 +81,16 @@ public enum OfficialFGAsegLayout {
                 (translated, value) = decoderTensor(translated, tensor, toOurs: false)
             case "p2tformer.":
                 if let range = translated.range(of: #"multihead_attn\.[qkv]_proj\.(weight|bias)$"#, options: .regularExpression) {
-                    let block = String(translated[..<range.lowerBound]) + "multihead_attn.in_proj_"
                     let part = String(translated[range].dropFirst("multihead_attn.".count).prefix(1))
-                    if translated.hasSuffix("weight") { p2tWeights[block + "weight", default: [:]][part] = tensor }
-                    else { p2tBiases[block + "bias", default: [:]][part] = tensor }
+                    let fused = String(translated[..<range.lowerBound]) + "multihead_attn.in_proj_" + (translated.hasSuffix("weight") ? "weight" : "bias")
+                    fusedParts[fused, default: [:]][part] = tensor
                     continue
                 }
             default: break
             }
             result[translated] = value
         }
-        for (name, parts) in p2tWeights.merging(p2tBiases, uniquingKeysWith: { a, _ in a }) {
+        for (name, parts) in fusedParts {
             result[name] = Tensor.concat(["q", "k", "v"].compactMap { parts[$0] }, along: 0)
         }
         for (name, tensor) in OpenAICLIPLayout.official(from: clip) { result[clipPrefix + name] = tensor }
