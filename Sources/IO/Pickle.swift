@@ -93,6 +93,9 @@ public final class PickleDict {
 public enum PickledDType: String, Sendable {
     case float32, float16, bfloat16, float64, int64, int32, int16, int8, uint8, bool
 
+    /// Whether ``PyTorchCheckpoint/tensor(_:)`` reads it (as Float32).
+    public var isFloatingPoint: Bool { [.float32, .float16, .bfloat16, .float64].contains(self) }
+
     var byteSize: Int {
         switch self {
         case .float64, .int64: 8

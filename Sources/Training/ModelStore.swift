@@ -26,18 +26,18 @@ public enum ModelStore {
         let loaded: Loaded
         if isFolder.boolValue {
             loaded = try loadExport(path)
-        } else if isPyTorchCheckpoint(path) {
-            guard let configuration = pyTorchConfiguration else {
-                throw IOError(path, "a PyTorch checkpoint carries no configuration; give the model's config (--config, e.g. Configs/fgaseg_vitb16_coco-stuff.yaml) whose model.clip folder has the CLIP config.json and tokenizer")
+        } else {
+            let configuration: TrainingConfiguration
+            if isPyTorchCheckpoint(path) {
+                guard let pyTorchConfiguration else {
+                    throw IOError(path, "a PyTorch checkpoint carries no configuration; give the model's config (--config, e.g. Configs/fgaseg_vitb16_coco-stuff.yaml) whose model.clip folder has the CLIP config.json and tokenizer")
+                }
+                configuration = pyTorchConfiguration
+            } else {
+                configuration = try ConfigurationLoader.decode(yaml: try Checkpoint.state(at: path).configuration, source: "\(path): saved config")
             }
             let (model, tokenizer) = try ModelBuilder.model(configuration, loadCLIPWeights: false)
-            try loadPyTorchWeights(path, into: model)
-            loaded = Loaded(model: model, tokenizer: tokenizer, configuration: configuration)
-        } else {
-            let state = try Checkpoint.state(at: path)
-            let configuration = try ConfigurationLoader.decode(yaml: state.configuration, source: "\(path): saved config")
-            let (model, tokenizer) = try ModelBuilder.model(configuration, loadCLIPWeights: false)
-            try Checkpoint.restore(model, optimizer: nil, from: path)
+            try loadWeights(from: path, into: model)
             loaded = Loaded(model: model, tokenizer: tokenizer, configuration: configuration)
         }
         loaded.model.eval()
@@ -109,17 +109,27 @@ public enum ModelStore {
         return (try? handle.read(upToCount: 4)) == Data([0x50, 0x4B, 0x03, 0x04])
     }
 
+    /// Copies every weight of a checkpoint file (HDF5 written by fgaseg-train, or a PyTorch
+    /// checkpoint) into `model`, whose architecture must match.
+    public static func loadWeights(from path: String, into model: FGAsegModel) throws {
+        if isPyTorchCheckpoint(path) {
+            try loadPyTorchWeights(path, into: model)
+        } else {
+            try Checkpoint.restore(model, optimizer: nil, from: path)
+        }
+    }
+
     /// Copies the tensors of a PyTorch checkpoint into `model`: detectron2's `{"model": …}`
     /// wrapper is unwrapped, the official FGA-seg names are translated
     /// (``OfficialFGAsegLayout``), and every unknown, missing or mis-shaped tensor is reported
     /// in one error.
-    public static func loadPyTorchWeights(_ path: String, into model: FGAsegModel) throws {
+    private static func loadPyTorchWeights(_ path: String, into model: FGAsegModel) throws {
         let checkpoint = try PyTorchCheckpoint(path: path)
         let wrapped = checkpoint.tensors.keys.contains { $0.hasPrefix("model.") }
         var tensors: [String: Tensor] = [:]
         for (name, view) in checkpoint.tensors where !wrapped || name.hasPrefix("model.") {
             // Integer buffers (BatchNorm's counters) carry nothing this package uses.
-            guard [.float32, .float16, .bfloat16, .float64].contains(view.storage.dtype) else { continue }
+            guard view.storage.dtype.isFloatingPoint else { continue }
             tensors[wrapped ? String(name.dropFirst("model.".count)) : name] = try checkpoint.tensor(name)
         }
         var unknown: [String] = []

@@ -63,11 +63,10 @@ struct Evaluate: ParsableCommand {
         useLineBufferedOutput()
         let world = try makeWorldCommunicator()
         world.abortingOnError {
-            let pyTorch = ModelStore.isPyTorchCheckpoint(checkpoint)
             var configuration: TrainingConfiguration
             if let config {
                 configuration = try ConfigurationLoader.load(path: config)
-            } else if pyTorch {
+            } else if ModelStore.isPyTorchCheckpoint(checkpoint) {
                 throw ValidationError("\(checkpoint) is a PyTorch checkpoint, which carries no configuration: give --config")
             } else {
                 configuration = try ConfigurationLoader.decode(yaml: try Checkpoint.state(at: checkpoint).configuration, source: "\(checkpoint): saved config")
@@ -84,11 +83,7 @@ struct Evaluate: ParsableCommand {
             configuration.data.test = section
             // Every weight, CLIP's included, comes from the checkpoint.
             let (model, tokenizer) = try ModelBuilder.model(configuration, loadCLIPWeights: false)
-            if pyTorch {
-                try ModelStore.loadPyTorchWeights(checkpoint, into: model)
-            } else {
-                try Checkpoint.restore(model, optimizer: nil, from: checkpoint)
-            }
+            try ModelStore.loadWeights(from: checkpoint, into: model)
             let source = try DataSources.open(section, demoSplit: .validation, seed: UInt64(configuration.seed))
             var count = DataSources.usedCount(source, section)
             if maxImages > 0 { count = min(count, maxImages) }
