@@ -11,14 +11,14 @@ from tiny-clip/ and OpenAI's BPE file.
   vocabulary cut to the first 2,000 merges; tokenizer-json-ids.json holds transformers' ids for
   every string of tokenizer.json (the tokenizer fixture) with that vocabulary.
 """
-import gzip
 import json
 import os
 import shutil
 
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import CLIPTokenizer
+
+from openai_bpe import openai_tokenizer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "hf-folders")
@@ -35,24 +35,7 @@ for name in ("int64", "bin"):
 save_file(state, os.path.join(OUT, "int64/model.safetensors"), metadata={"format": "pt"})
 torch.save(state, os.path.join(OUT, "bin/pytorch_model.bin"))
 
-
-def bytes_to_unicode():
-    printable = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
-    characters = printable[:]
-    n = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            characters.append(256 + n)
-            n += 1
-    return [chr(c) for c in characters]
-
-
-lines = gzip.open(os.path.join(HERE, "../../../../shared/clip/bpe_simple_vocab_16e6.txt.gz")).read().decode("utf-8").split("\n")
-merges = [tuple(line.split()) for line in lines[1:2001]]
-alphabet = bytes_to_unicode()
-vocab = alphabet + [a + "</w>" for a in alphabet] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
-tokenizer = CLIPTokenizer(vocab={t: i for i, t in enumerate(vocab)}, merges=merges)
+tokenizer = openai_tokenizer(merge_count=2000)
 tokenizer.save_pretrained(os.path.join(OUT, "tokenizer-json"))
 os.remove(os.path.join(OUT, "tokenizer-json/tokenizer_config.json"))
 strings = json.load(open(os.path.join(HERE, "tokenizer.json"), encoding="utf-8"))["strings"]

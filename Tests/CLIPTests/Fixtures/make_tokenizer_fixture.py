@@ -8,32 +8,12 @@ the FGAseg prompt of each, and hand-written cases (punctuation, digits, accents,
 special tokens after punctuation).
 Output: {"strings": [...], "ids": [[...], ...]} with truncation to 77 tokens.
 """
-import gzip
 import json
 import os
 
-from transformers import CLIPTokenizer
+from openai_bpe import SHARED, openai_tokenizer
 
-SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../../shared")
-
-
-def bytes_to_unicode():
-    printable = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
-    characters = printable[:]
-    n = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            characters.append(256 + n)
-            n += 1
-    return [chr(c) for c in characters]
-
-
-lines = gzip.open(os.path.join(SHARED, "clip/bpe_simple_vocab_16e6.txt.gz")).read().decode("utf-8").split("\n")
-merges = [tuple(line.split()) for line in lines[1:49152 - 256 - 2 + 1]]
-alphabet = bytes_to_unicode()
-vocab = alphabet + [a + "</w>" for a in alphabet] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
-tokenizer = CLIPTokenizer(vocab={t: i for i, t in enumerate(vocab)}, merges=merges)
+tokenizer = openai_tokenizer()
 
 strings = []
 for name in sorted(os.listdir(os.path.join(SHARED, "classnames"))):
