@@ -51,6 +51,8 @@ public final class GuidedSwinBlock: Module {
     public let height: Int, width: Int
     /// The Swin mask of a shifted block (``shiftMask(height:width:window:shift:)``), nil without a shift.
     public let mask: Tensor?
+    /// A map's token rows in window order after the roll by −shift, and the way back.
+    let windowOrder: TokenPermutation, rasterOrder: TokenPermutation
 
     public init(width channels: Int, guidanceWidth: Int, resolution: (Int, Int), heads: Int, window: Int, shift: Int,
                 generator: inout RandomGenerator) {
@@ -64,6 +66,8 @@ public final class GuidedSwinBlock: Module {
         norm2 = LayerNorm(channels)
         mlp = MLP(channels, hidden: 4 * channels, channels, activation: { $0.gelu() }, generator: &generator)
         mask = self.shift > 0 ? Self.shiftMask(height: resolution.0, width: resolution.1, window: self.window, shift: self.shift) : nil
+        windowOrder = TokenPermutation.windows(height: resolution.0, width: resolution.1, size: self.window, shift: self.shift)
+        rasterOrder = windowOrder.inverse
         super.init()
         child("norm1", norm1)
         child("attn", attention)
@@ -91,19 +95,20 @@ public final class GuidedSwinBlock: Module {
 
     /// `x` [B·T, H·W, C] (the T class maps of B images), `guidance` [B, H·W, G] (already
     /// normalised, shared by an image's class maps) → [B·T, H·W, C].
+    ///
+    /// The roll and window partition are one reordering of each map's token rows
+    /// (``windowOrder``), and the way back is folded into the residual sum, so the block copies
+    /// its tokens once each way instead of through two rolls, a partition and their inverses.
+    /// When nothing is recorded, the fused ``unrecordedForward(_:guidance:)`` runs instead.
     public func callAsFunction(_ x: Tensor, guidance: Tensor) -> Tensor {
+        if !GradientMode.isEnabled { return unrecordedForward(x, guidance: guidance) }
         let (n, c) = (x.shape[0], x.shape[2])
-        let (b, g) = (guidance.shape[0], guidance.shape[2])
-        func windows(_ maps: Tensor) -> Tensor {
-            (shift > 0 ? maps.rolled(-shift, along: 1).rolled(-shift, along: 2) : maps).windowPartition(size: window)
-        }
-        let tokens = windows(norm1(x).reshaped([n, height, width, c]))
-        let guidanceWindows = windows(guidance.reshaped([b, height, width, g]))
+        let g = guidance.shape[2]
+        let tokens = norm1(x).permutingTokens(windowOrder).reshaped([-1, window * window, c])
+        let guidanceWindows = guidance.permutingTokens(windowOrder).reshaped([-1, window * window, g])
         let windowsPerMap = (height / window) * (width / window)
-        var attended = attention(tokens: tokens, guidance: guidanceWindows, windowsPerMap: windowsPerMap, mask: mask)
-            .windowReverse(size: window, height: height, width: width)
-        if shift > 0 { attended = attended.rolled(shift, along: 1).rolled(shift, along: 2) }
-        let h = x + attended.reshaped([n, height * width, c])
+        let attended = attention(tokens: tokens, guidance: guidanceWindows, windowsPerMap: windowsPerMap, mask: mask)
+        let h = x.adding(attended.reshaped([n, height * width, c]), permutedBy: rasterOrder)
         return h + mlp(norm2(h))
     }
 }

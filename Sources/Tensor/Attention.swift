@@ -52,7 +52,7 @@ extension Tensor {
                 let column = h * d
                 BLAS.gemm(transposeB: true, m: l, n: s, k: d, alpha: logitScale, a: q + b * l * width + column, lda: width,
                           b: k + b * s * width + column, ldb: width, c: p, ldc: s)
-                softmaxRows(p, rows: l, columns: s, mask: m.map { $0 + (b % maskPeriod) * l * s })
+                Kernels.softmaxRows(p, rows: l, columns: s, mask: m.map { $0 + (b % maskPeriod) * l * s })
                 BLAS.gemm(m: l, n: d, k: s, a: p, lda: s, b: v + b * s * width + column, ldb: width,
                           c: o + b * l * width + column, ldc: width)
             }
@@ -96,19 +96,6 @@ extension Tensor {
                 }
             }
             return [dq, dk, dv]
-        }
-    }
-
-    /// Row-wise softmax of `x` [rows, columns] in place, after adding `mask` [rows, columns].
-    private static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, mask: UnsafePointer<Float>?) {
-        for row in 0..<rows {
-            let line = x + row * columns
-            if let mask {
-                let bias = mask + row * columns
-                for j in 0..<columns { line[j] += bias[j] }
-            }
-            let scale = 1 / Kernels.shiftedExponentials(line, line, columns).total
-            for j in 0..<columns { line[j] *= scale }
         }
     }
 }

@@ -25,22 +25,7 @@ extension Tensor {
         let grain = Swift.max(1, 8192 / Swift.max(n, 1))
         Parallel.forEach(rows, grain: grain) { range in
             for row in range {
-                let xs = x + row * n, hs = xhat + row * n, ys = y + row * n
-                let mean = Kernels.sum(xs, n) / Float(n)
-                // Summed in order, as before: the rounding of this sum steers training trajectories.
-                var variance: Float = 0
-                for i in 0..<n { let d = xs[i] - mean; variance += d * d }
-                let r = 1 / (variance / Float(n) + eps).squareRoot()
-                rstd[row] = r
-                // x̂, then the affine step in place over the row while it is in cache (hs == ys
-                // unless backward keeps x̂).
-                for i in 0..<n { hs[i] = (xs[i] - mean) * r }
-                switch (w, b) {
-                case let (w?, b?): for i in 0..<n { ys[i] = hs[i] * w[i] + b[i] }
-                case let (w?, nil): for i in 0..<n { ys[i] = hs[i] * w[i] }
-                case let (nil, b?): for i in 0..<n { ys[i] = hs[i] + b[i] }
-                case (nil, nil): break
-                }
+                rstd[row] = Kernels.layerNormRow(x + row * n, normalized: xhat + row * n, y + row * n, n, weight: w, bias: b, eps: eps)
             }
         }
         guard recording else { return out }

@@ -74,6 +74,37 @@ enum ModuleFixture {
         #expect(failures.isEmpty, "\(c.name): \(failures.joined(separator: "; "))")
     }
 
+    /// The spatial aggregation's fused inference path (``GuidedSwinBlock/unrecordedForward(_:guidance:)``)
+    /// against the same reference outputs, and against the recorded path at the ViT-B/16 widths
+    /// (C = 128, 24² maps, window 12 and shift 6, two images of three classes).
+    @Test func spatialAggregationWithoutRecordingMatches() {
+        let cases = ModuleFixture.cases.filter { $0.module == "swin" }
+        #expect(!cases.isEmpty)
+        let fixture = ModuleFixture.contents.tensors
+        for c in cases {
+            let (module, forward) = build(c)
+            #expect(module.loadReferenceParameters(fixture, prefix: "\(c.name)/param/").isEmpty)
+            let inputs = Dictionary(uniqueKeysWithValues: c.inputs.map { name in
+                (name, fixture["\(c.name)/in/\(name)"]!)
+            })
+            let output = noGrad { forward(inputs) }
+            let (excess, index) = tolerance.worstExcess(output, fixture["\(c.name)/out"]!)
+            #expect(excess <= 0, "\(c.name): element \(index) is \(output.pointer[index]) without recording")
+        }
+        var generator = RandomGenerator(seed: 9)
+        let layer = SpatialAggregation(width: 128, guidanceWidth: 128, resolution: (24, 24), heads: 4, window: 12, generator: &generator)
+        for (_, parameter) in layer.namedParameters() {
+            parameter.pointer.update(from: Tensor.normal(parameter.shape, std: 0.1, using: &generator).pointer, count: parameter.count)
+        }
+        let (x, guidance) = (Tensor.normal([2, 128, 3, 24, 24], using: &generator), Tensor.normal([2, 128, 24, 24], using: &generator))
+        x.requiresGrad = true
+        let recorded = layer(x, guidance: guidance)
+        let unrecorded = noGrad { layer(x, guidance: guidance) }
+        let largest = recorded.scalars.map(abs).max()!
+        let difference = zip(recorded.scalars, unrecorded.scalars).map { abs($0 - $1) }.max()!
+        #expect(difference <= 1e-5 * largest, "recorded vs unrecorded: max |difference| \(difference), largest |value| \(largest)")
+    }
+
     /// |a − b| ≤ 1e-5 + 1e-4·max|b|: relative to the tensor's scale, since gradients that sum over
     /// thousands of positions (convolution weights of the per-class decoder) carry rounding noise
     /// near their small elements.
