@@ -44,6 +44,8 @@ extension Tensor {
     public func bilinearResized(to size: (Int, Int), alignCorners: Bool) -> Tensor {
         precondition(rank == 4, "bilinear: input \(shape) must be [N, C, H, W]")
         let (h, w) = (shape[2], shape[3])
+        // Both conventions sample exactly the input grid at its own size.
+        if (h, w) == size { return self }
         let rows = ResampleTaps.linear(input: h, output: size.0, alignCorners: alignCorners)
         let columns = ResampleTaps.linear(input: w, output: size.1, alignCorners: alignCorners)
         return resampled(rows: rows, columns: columns, op: "bilinear")
