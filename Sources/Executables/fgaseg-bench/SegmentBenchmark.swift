@@ -53,10 +53,11 @@ enum SegmentBenchmark {
         }
         Profiler.start()
         _ = predictor.labels(images[0], classes: allClasses, slidingWindow: false)
-        print("  one 384² crop, T = 150, by section (s):")
+        print("  one 384² crop, T = 150, by section:       seconds    GFLOP  GFLOP/s")
         for entry in Profiler.stop() {
-            print(String(format: "    %@ %7.3f", indentedSectionName(entry).padding(toLength: 36, withPad: " ", startingAt: 0),
-                         entry.forwardSeconds))
+            let rate = entry.flops > 0 ? String(format: "%8.1f", entry.flops / entry.forwardSeconds / 1e9) : ""
+            print(String(format: "    %@ %7.3f %8.1f %@", indentedSectionName(entry).padding(toLength: 36, withPad: " ", startingAt: 0),
+                         entry.forwardSeconds, entry.flops / 1e9, rate as NSString))
         }
         return rows
     }

@@ -15,13 +15,15 @@ struct Bench: ParsableCommand {
             bucketed gradient all-reduce vs one MPI_Allreduce, and overlap with a simulated backward); \
             clip (--model DIR: a Hugging Face CLIP folder; compare with ci/bench/clip_torch.py); \
             step (--model DIR: one full FGAseg training step at 384 px with the 171 COCO-Stuff classes); \
+            spatial (one spatial-aggregation layer on a 16-class chunk, forward + backward, on 1 thread and \
+            all threads, vs sgemm at the same thread count); \
             loader (decode + augmentation throughput of the training loader vs JPEG decoding alone, and its \
             share of a training step of --step-seconds); segment (--model DIR: images/s of fgaseg-segment at \
             384 px with 20 classes, full and fast decoder, vs the CLIP image tower alone). \
             Build with `swift build -c release`.
             """)
 
-    @Argument(help: "The suite to run: ops, allreduce, clip, step, loader or segment.")
+    @Argument(help: "The suite to run: ops, allreduce, clip, step, spatial, loader or segment.")
     var suite: String
 
     @Option(help: "clip, step: a Hugging Face CLIP folder (config.json, model.safetensors, vocab.json, merges.txt).")
@@ -73,11 +75,12 @@ struct Bench: ParsableCommand {
         case "step":
             guard let model else { throw ValidationError("the step suite needs --model DIR (ci/bench/make_random_clip.py writes one)") }
             rows = try StepBenchmark.run(folder: model, classChunk: classChunk, memoryBudgetGB: memoryBudgetGb, scaling: scaling)
+        case "spatial": rows = SpatialBenchmark.run()
         case "loader": rows = try LoaderBenchmark.run(stepSeconds: stepSeconds)
         case "segment":
             guard let model else { throw ValidationError("the segment suite needs --model DIR (ci/bench/make_random_clip.py writes one)") }
             rows = try SegmentBenchmark.run(folder: model, images: 6, slidingWindow: slidingWindow)
-        default: throw ValidationError("unknown suite '\(suite)'; available: ops, allreduce, clip, step, loader, segment")
+        default: throw ValidationError("unknown suite '\(suite)'; available: ops, allreduce, clip, step, spatial, loader, segment")
         }
         if world.isMain {
             if !json {
