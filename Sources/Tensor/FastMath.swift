@@ -26,7 +26,8 @@ public enum FastMath {
         return x < -87.33 ? 0 : (x > 88.72 ? .infinity : result)
     }
 
-    /// The error function, absolute error ≤ 1.5e-7(Abramowitz & Stegun 7.1.26).
+    /// The error function by Abramowitz & Stegun 7.1.26: absolute error ≤ 1.5e-7 in exact
+    /// arithmetic, ≤ 5.1e-7 as evaluated in Float (measured on a dense grid in `FastMathTests`).
     @inlinable @inline(__always)
     public static func erf(_ x: Float) -> Float { erf(x, gaussian: exp(-x * x)) }
 
@@ -49,6 +50,25 @@ public enum FastMath {
     public static func geluDerivative(_ x: Float) -> Float {
         let gaussian = exp(-0.5 * x * x)
         return 0.5 * (1 + erf(x * 0.707_106_77, gaussian: gaussian)) + x * 0.398_942_3 * gaussian
+    }
+
+    /// ln(1 + x) for 0 ≤ x ≤ 1 (e.g. x = e^−|z| in a softplus), relative error ≤ 2.2e-7 in Float
+    /// (measured in `FastMathTests`). With s = x / (2 + x) ≤ 1/3, ln(1 + x) = 2·artanh(s) =
+    /// 2s·Σ s²ⁱ/(2i + 1), summed to s¹⁴ (the next term is below 1.1e-8 of the result): no
+    /// cancellation for small x, and no libm call, so loops over it vectorise.
+    @inlinable @inline(__always)
+    public static func log1pOfUnitInterval(_ x: Float) -> Float {
+        let s = x / (2 + x)
+        let s2 = s * s
+        var p: Float = 1.0 / 15
+        p = p * s2 + 1.0 / 13
+        p = p * s2 + 1.0 / 11
+        p = p * s2 + 1.0 / 9
+        p = p * s2 + 1.0 / 7
+        p = p * s2 + 1.0 / 5
+        p = p * s2 + 1.0 / 3
+        p = p * s2 + 1
+        return 2 * s * p
     }
 
     /// Logistic sigmoid 1 / (1 + e^-x), accurate for large |x|.

@@ -10,7 +10,7 @@ extension Tensor {
         let n = logits.count
         let x = logits.pointer, z = targets.pointer
         let partial = Tensor(uninitializedShape: [n])
-        Kernels.zip(x, z, partial.pointer, n) { x, z in Swift.max(x, 0) - x * z + Foundation.log1p(FastMath.exp(-Swift.abs(x))) }
+        Kernels.zip(x, z, partial.pointer, n) { x, z in Swift.max(x, 0) - x * z + FastMath.log1pOfUnitInterval(FastMath.exp(-Swift.abs(x))) }
         let loss = Tensor(scalar: Kernels.sum(partial.pointer, n) / Float(n))
         let savedLogits = logits.detached(), savedTargets = targets.detached()
         return record("bce_with_logits", inputs: [logits], output: loss) { g in
