@@ -98,16 +98,21 @@ public final class ClassAggregation: Module {
     /// not materialised: they only act as keys and values (``GuidedLinearAttention``), and their
     /// outputs, which the reference discards, are never computed. Pooling and up-sampling work on
     /// each (channel, class) plane, so they run in the input's layout, and one permutation each
-    /// way takes the planes to tokens [B·P, T, C] and back.
+    /// way takes the planes to tokens [B·P, T, C] and back. When nothing is recorded, the fused
+    /// ``unrecordedTokenPass(_:guidance:)`` runs the attention and MLP.
     public func callAsFunction(_ x: Tensor, guidance: Tensor) -> Tensor {
         let (b, c, t, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4])
         let pooled = x.reshaped([b, c * t, h, w]).avgPool2d(kernel: pooling)
         let (ph, pw) = (pooled.shape[2], pooled.shape[3])
         var tokens = pooled.reshaped([b, c, t, ph * pw]).permuted([0, 3, 2, 1]).reshaped([b * ph * pw, t, c])
-        let padding = t < padLength
-            ? GuidedLinearAttention.Padding(token: norm1(paddingTokens), guidance: paddingGuidance, count: padLength - t) : nil
-        tokens = tokens + attention(norm1(tokens), guidance: guidance, padding: padding)
-        tokens = tokens + mlp(norm2(tokens))
+        if GradientMode.isEnabled {
+            let padding = t < padLength
+                ? GuidedLinearAttention.Padding(token: norm1(paddingTokens), guidance: paddingGuidance, count: padLength - t) : nil
+            tokens = tokens + attention(norm1(tokens), guidance: guidance, padding: padding)
+            tokens = tokens + mlp(norm2(tokens))
+        } else {
+            tokens = unrecordedTokenPass(tokens, guidance: guidance)
+        }
         let maps = tokens.reshaped([b, ph * pw, t, c]).permuted([0, 3, 2, 1]).reshaped([b, c * t, ph, pw])
         return x + maps.bilinearResized(to: (h, w), alignCorners: true).reshaped(x.shape)
     }

@@ -117,31 +117,16 @@ private struct UnrecordedGeometry {
 /// Raw views of a guided Swin block's parameters for ``GuidedSwinBlock/unrecordedForward(_:guidance:)``.
 private struct UnrecordedWeights {
     struct Norm { let weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float }
-    /// `y = x·Wᵀ + b` on `rows` rows, as `Tensor.linear` computes it (bias first, then the GEMM adds).
-    struct Affine {
-        let weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, inputs: Int, outputs: Int
-
-        func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-            for row in 0..<rows {
-                if let bias { (y + row * outputs).update(from: bias, count: outputs) } else { (y + row * outputs).update(repeating: 0, count: outputs) }
-            }
-            BLAS.gemm(transposeB: true, m: rows, n: outputs, k: inputs, a: x, lda: inputs, b: weight, ldb: inputs, beta: 1,
-                      c: y, ldc: outputs)
-        }
-    }
     let norm1: Norm, norm2: Norm
     /// The token halves of q and k ([C, C + G], read with a row stride of C + G).
     let query: UnsafePointer<Float>, key: UnsafePointer<Float>
-    let value: Affine, projection: Affine, fc1: Affine, fc2: Affine
+    let value: RowAffine, projection: RowAffine, fc1: RowAffine, fc2: RowAffine
 
     init(_ block: GuidedSwinBlock) {
         func norm(_ layer: LayerNorm) -> Norm { Norm(weight: UnsafePointer(layer.weight.pointer), bias: UnsafePointer(layer.bias.pointer), eps: layer.eps) }
-        func affine(_ layer: Linear) -> Affine {
-            Affine(weight: UnsafePointer(layer.weight.pointer), bias: layer.bias.map { UnsafePointer($0.pointer) }, inputs: layer.weight.shape[1], outputs: layer.weight.shape[0])
-        }
         (norm1, norm2) = (norm(block.norm1), norm(block.norm2))
         (query, key) = (UnsafePointer(block.attention.query.weight.pointer), UnsafePointer(block.attention.key.weight.pointer))
-        (value, projection) = (affine(block.attention.value), affine(block.attention.projection))
-        (fc1, fc2) = (affine(block.mlp.fc1), affine(block.mlp.fc2))
+        (value, projection) = (RowAffine(block.attention.value), RowAffine(block.attention.projection))
+        (fc1, fc2) = (RowAffine(block.mlp.fc1), RowAffine(block.mlp.fc2))
     }
 }

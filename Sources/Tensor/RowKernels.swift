@@ -44,4 +44,10 @@ extension Kernels {
         let f = GELUFunction()
         for i in 0..<count { y[i] = f(x[i]) }
     }
+
+    /// `x[i] = elu(x[i]) + 1` in place on one thread (as ``Tensor/eluPlusOne()``).
+    public static func eluPlusOneInPlace(_ x: UnsafeMutablePointer<Float>, _ count: Int) {
+        let f = ELUPlusOneFunction()
+        for i in 0..<count { x[i] = f(x[i]) }
+    }
 }

@@ -74,35 +74,52 @@ enum ModuleFixture {
         #expect(failures.isEmpty, "\(c.name): \(failures.joined(separator: "; "))")
     }
 
-    /// The spatial aggregation's fused inference path (``GuidedSwinBlock/unrecordedForward(_:guidance:)``)
-    /// against the same reference outputs, and against the recorded path at the ViT-B/16 widths
-    /// (C = 128, 24² maps, window 12 and shift 6, two images of three classes).
-    @Test func spatialAggregationWithoutRecordingMatches() {
-        let cases = ModuleFixture.cases.filter { $0.module == "swin" }
+    /// The fused inference paths (``GuidedSwinBlock/unrecordedForward(_:guidance:)``,
+    /// ``ClassAggregation/unrecordedTokenPass(_:guidance:)``) against the same reference outputs.
+    @Test(arguments: ["swin", "class"])
+    func withoutRecordingMatchesTheReference(module kind: String) {
+        let cases = ModuleFixture.cases.filter { $0.module == kind }
         #expect(!cases.isEmpty)
         let fixture = ModuleFixture.contents.tensors
         for c in cases {
             let (module, forward) = build(c)
             #expect(module.loadReferenceParameters(fixture, prefix: "\(c.name)/param/").isEmpty)
-            let inputs = Dictionary(uniqueKeysWithValues: c.inputs.map { name in
-                (name, fixture["\(c.name)/in/\(name)"]!)
-            })
+            let inputs = Dictionary(uniqueKeysWithValues: c.inputs.map { name in (name, fixture["\(c.name)/in/\(name)"]!) })
             let output = noGrad { forward(inputs) }
             let (excess, index) = tolerance.worstExcess(output, fixture["\(c.name)/out"]!)
             #expect(excess <= 0, "\(c.name): element \(index) is \(output.pointer[index]) without recording")
         }
+    }
+
+    /// The fused inference paths against the recorded operations at the ViT-B/16 widths (C = 128,
+    /// 24² maps, window 12, 4 heads), two images: spatial aggregation on 3 classes, class
+    /// aggregation with padding (20 classes padded to 256) and without (T = pad length), pooling 1 and 2.
+    @Test func fusedInferencePathsMatchTheRecordedOperationsAtRealWidths() {
         var generator = RandomGenerator(seed: 9)
-        let layer = SpatialAggregation(width: 128, guidanceWidth: 128, resolution: (24, 24), heads: 4, window: 12, generator: &generator)
-        for (_, parameter) in layer.namedParameters() {
-            parameter.pointer.update(from: Tensor.normal(parameter.shape, std: 0.1, using: &generator).pointer, count: parameter.count)
+        func randomize(_ module: Module) {
+            for (_, parameter) in module.namedParameters() {
+                parameter.pointer.update(from: Tensor.normal(parameter.shape, std: 0.1, using: &generator).pointer, count: parameter.count)
+            }
         }
-        let (x, guidance) = (Tensor.normal([2, 128, 3, 24, 24], using: &generator), Tensor.normal([2, 128, 24, 24], using: &generator))
-        x.requiresGrad = true
-        let recorded = layer(x, guidance: guidance)
-        let unrecorded = noGrad { layer(x, guidance: guidance) }
-        let largest = recorded.scalars.map(abs).max()!
-        let difference = zip(recorded.scalars, unrecorded.scalars).map { abs($0 - $1) }.max()!
-        #expect(difference <= 1e-5 * largest, "recorded vs unrecorded: max |difference| \(difference), largest |value| \(largest)")
+        func compare(_ name: String, _ x: Tensor, _ forward: (Tensor) -> Tensor) {
+            x.requiresGrad = true
+            let recorded = forward(x), unrecorded = noGrad { forward(x) }
+            let largest = recorded.scalars.map(abs).max()!
+            let difference = zip(recorded.scalars, unrecorded.scalars).map { abs($0 - $1) }.max()!
+            #expect(difference <= 1e-5 * largest, "\(name): max |difference| \(difference), largest |value| \(largest)")
+        }
+        let spatial = SpatialAggregation(width: 128, guidanceWidth: 128, resolution: (24, 24), heads: 4, window: 12, generator: &generator)
+        randomize(spatial)
+        let appearance = Tensor.normal([2, 128, 24, 24], using: &generator)
+        compare("spatial aggregation", Tensor.normal([2, 128, 3, 24, 24], using: &generator)) { spatial($0, guidance: appearance) }
+        for (classes, pooling) in [(20, 1), (20, 2), (256, 1)] {
+            let layer = ClassAggregation(width: 128, guidanceWidth: 128, heads: 4, pooling: pooling, padLength: 256, generator: &generator)
+            randomize(layer)
+            let text = Tensor.normal([2, classes, 128], using: &generator)
+            compare("class aggregation, T = \(classes), pooling \(pooling)", Tensor.normal([2, 128, classes, 6, 6], using: &generator)) {
+                layer($0, guidance: text)
+            }
+        }
     }
 
     /// |a − b| ≤ 1e-5 + 1e-4·max|b|: relative to the tensor's scale, since gradients that sum over
