@@ -62,8 +62,7 @@ private struct UnrecordedClassPass {
     let classes: Int, channels: Int, guidanceWidth: Int, heads: Int, hidden: Int
     let paddingCount: Int
     let paddingKey: UnsafePointer<Float>, paddingValue: UnsafePointer<Float>
-    let norm1: (weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float)
-    let norm2: (weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float)
+    let norm1: RowLayerNorm, norm2: RowLayerNorm
     let query: UnsafePointer<Float>, key: UnsafePointer<Float>
     let value: RowAffine, fc1: RowAffine, fc2: RowAffine
 
@@ -72,8 +71,7 @@ private struct UnrecordedClassPass {
         (self.classes, self.channels, self.guidanceWidth, self.paddingCount) = (classes, channels, guidanceWidth, paddingCount)
         (heads, hidden) = (layer.attention.heads, layer.mlp.fc1.weight.shape[0])
         (self.paddingKey, self.paddingValue) = (UnsafePointer(paddingKey), UnsafePointer(paddingValue))
-        norm1 = (UnsafePointer(layer.norm1.weight.pointer), UnsafePointer(layer.norm1.bias.pointer), layer.norm1.eps)
-        norm2 = (UnsafePointer(layer.norm2.weight.pointer), UnsafePointer(layer.norm2.bias.pointer), layer.norm2.eps)
+        (norm1, norm2) = (RowLayerNorm(layer.norm1), RowLayerNorm(layer.norm2))
         (query, key) = (UnsafePointer(layer.attention.query.weight.pointer), UnsafePointer(layer.attention.key.weight.pointer))
         (value, fc1, fc2) = (RowAffine(layer.attention.value), RowAffine(layer.mlp.fc1), RowAffine(layer.mlp.fc2))
     }
@@ -97,8 +95,7 @@ private struct UnrecordedClassPass {
         let (keyValues, keySum) = (activations + ClassAggregation.positionsPerGroup * t * hidden,
                                    activations + ClassAggregation.positionsPerGroup * t * hidden + d * d)
         for row in 0..<rows {
-            _ = Kernels.layerNormRow(input + row * c, normalized: normalized + row * c, normalized + row * c, c,
-                                     weight: norm1.weight, bias: norm1.bias, eps: norm1.eps)
+            norm1.apply(input + row * c, into: normalized + row * c, c)
         }
         // φ(q), φ(k): the tokens' half plus the image's guidance half, then elu + 1.
         func guided(_ projection: UnsafePointer<Float>, _ shared: UnsafePointer<Float>, into result: UnsafeMutablePointer<Float>) {
@@ -137,8 +134,7 @@ private struct UnrecordedClassPass {
         for row in 0..<rows {
             let (x, a, sum) = (input + row * c, attended + row * c, residual + row * c)
             for j in 0..<c { sum[j] = x[j] + a[j] }
-            _ = Kernels.layerNormRow(sum, normalized: normalized + row * c, normalized + row * c, c,
-                                     weight: norm2.weight, bias: norm2.bias, eps: norm2.eps)
+            norm2.apply(sum, into: normalized + row * c, c)
         }
         fc1.apply(normalized, rows: rows, into: activations)
         for i in 0..<(rows * hidden) { activations[i] = Swift.max(activations[i], 0) }

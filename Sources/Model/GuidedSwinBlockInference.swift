@@ -3,10 +3,11 @@ import Tensor
 
 /// The guided Swin block's inference path: the whole block — layer norm, window gather, q/k/v,
 /// masked attention, projection, residual, layer norm, MLP, residual, scatter back — runs one
-/// window of one class map at a time on one core, with every intermediate in that core's
-/// scratch (≈ 0.8 MB at C = 128, window 12: it stays in L2). Each map is read once and written
-/// once; the recorded path instead makes about a dozen passes over all maps between its GEMMs,
-/// and hands every operation to all cores and back (a fork–join per operation).
+/// class map at a time on one core, with every intermediate in that core's scratch (4.5 MB at
+/// C = 128 on a 24² map, in the last-level cache; GEMMs of 576 rows, which run faster than
+/// per-window ones of 144). Each map is read once and written once; the recorded path instead
+/// makes about a dozen passes over all maps between its GEMMs, and hands every operation to all
+/// cores and back (a fork–join per operation).
 ///
 /// It computes what the recorded path computes, operation for operation (the same row kernels,
 /// the same GEMM operands and summation order per product); only the GEMMs' blocking differs,
@@ -77,8 +78,7 @@ private struct UnrecordedGeometry {
         let (preActivations, activations) = (probabilities + n * n, probabilities + n * n + rows * hidden)
         // Layer norm of the map's rows, gathered into window order.
         for i in 0..<rows {
-            _ = Kernels.layerNormRow(input + Int(order[i]) * c, normalized: tokens + i * c, tokens + i * c, c,
-                                     weight: weights.norm1.weight, bias: weights.norm1.bias, eps: weights.norm1.eps)
+            weights.norm1.apply(input + Int(order[i]) * c, into: tokens + i * c, c)
         }
         // q, k: the tokens' half, plus the image's guidance half.
         func guided(_ projection: UnsafePointer<Float>, _ sharedHalf: UnsafePointer<Float>, into result: UnsafeMutablePointer<Float>) {
@@ -101,8 +101,7 @@ private struct UnrecordedGeometry {
         for i in 0..<rows {
             let (residual, branch, sum) = (input + Int(order[i]) * c, tokens + i * c, h + i * c)
             for j in 0..<c { sum[j] = residual[j] + branch[j] }
-            _ = Kernels.layerNormRow(sum, normalized: normalized + i * c, normalized + i * c, c,
-                                     weight: weights.norm2.weight, bias: weights.norm2.bias, eps: weights.norm2.eps)
+            weights.norm2.apply(sum, into: normalized + i * c, c)
         }
         weights.fc1.apply(normalized, rows: rows, into: preActivations)
         Kernels.gelu(preActivations, activations, rows * hidden)
@@ -116,15 +115,13 @@ private struct UnrecordedGeometry {
 
 /// Raw views of a guided Swin block's parameters for ``GuidedSwinBlock/unrecordedForward(_:guidance:)``.
 private struct UnrecordedWeights {
-    struct Norm { let weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float }
-    let norm1: Norm, norm2: Norm
+    let norm1: RowLayerNorm, norm2: RowLayerNorm
     /// The token halves of q and k ([C, C + G], read with a row stride of C + G).
     let query: UnsafePointer<Float>, key: UnsafePointer<Float>
     let value: RowAffine, projection: RowAffine, fc1: RowAffine, fc2: RowAffine
 
     init(_ block: GuidedSwinBlock) {
-        func norm(_ layer: LayerNorm) -> Norm { Norm(weight: UnsafePointer(layer.weight.pointer), bias: UnsafePointer(layer.bias.pointer), eps: layer.eps) }
-        (norm1, norm2) = (norm(block.norm1), norm(block.norm2))
+        (norm1, norm2) = (RowLayerNorm(block.norm1), RowLayerNorm(block.norm2))
         (query, key) = (UnsafePointer(block.attention.query.weight.pointer), UnsafePointer(block.attention.key.weight.pointer))
         (value, projection) = (RowAffine(block.attention.value), RowAffine(block.attention.projection))
         (fc1, fc2) = (RowAffine(block.mlp.fc1), RowAffine(block.mlp.fc2))
