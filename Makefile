@@ -7,7 +7,7 @@
 SWIFT ?= swift
 RELEASE_BIN = $(shell $(SWIFT) build -c release --show-bin-path)
 
-.PHONY: deps build release test unit-tests mpi-tests train-tests slurm-tests warnings demo bench clean
+.PHONY: deps build release test unit-tests mpi-tests train-tests slurm-tests warnings linkage demo bench clean
 
 deps:
 	@Launch/setup
@@ -21,6 +21,10 @@ release: deps
 # Release builds (products and test targets) must be free of warnings from our own sources.
 warnings: deps
 	@ci/check-warnings
+
+# fgaseg-segment, fgaseg-export and fgaseg-prepare must not link MPI (after `make warnings` built them).
+linkage: warnings
+	@ci/check-linkage
 
 # Unit tests run optimised (the model tests train small networks); -enable-testing keeps
 # @testable imports working in a release build. The build command is ci/check-warnings' own, so
@@ -40,13 +44,13 @@ train-tests: deps
 slurm-tests: deps
 	@ci/slurm-tests
 
-test: warnings unit-tests mpi-tests train-tests slurm-tests
+test: warnings linkage unit-tests mpi-tests train-tests slurm-tests
 
 # The demo: 2 ranks train the tiny model on the built-in scenes (loss falls, an evaluation runs,
 # checkpoints are written), then fgaseg-segment segments three new scenes (overlay PNGs).
 DEMO_OUT ?= output/demo
 demo: release
-	Launch/mpirun-local -n 2 "$(RELEASE_BIN)/fgaseg-train" --config Configs/demo.yaml --output-dir $(DEMO_OUT)
+	Launch/mpirun-local -n 2 "$(RELEASE_BIN)/fgaseg-train" --config Configs/demo.yaml --output-dir $(DEMO_OUT) --force
 	"$(RELEASE_BIN)/fgaseg-prepare" --demo val --count 3 --write-images $(DEMO_OUT)/scenes
 	"$(RELEASE_BIN)/fgaseg-segment" $(DEMO_OUT)/scenes/images/*.png --classes "sky, grass, water, sand, brick wall, snow" \
 		--checkpoint $(DEMO_OUT)/model_0000300.h5 --out $(DEMO_OUT)/segmentation

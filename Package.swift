@@ -3,14 +3,20 @@
 // FGASeg.swift — open-vocabulary semantic segmentation (FGAseg) trained data-parallel on MPI.
 //
 // Layers (../shared/DESIGN.md §2); a module imports only the layers above it:
-//   C shims / system libraries   COpenMPI → CMPIShim, CBLAS, CHDF5, CJPEG, CPNG
+//   C shims / system libraries   COpenMPI → CMPIShim, CBLAS, CHDF5, CJPEG, CPNG, CFreeType
 //   Tensor                       storage, kernels, reverse-mode autodiff            (CBLAS)
 //   NN                           modules, layers, AdamW, flat parameter buffers
 //   IO                           HDF5 files, JPEG/PNG codecs, safetensors, gzip     (CHDF5 CJPEG CPNG CZLib)
 //   CLIP                         tokenizer, text and vision transformers, HF weights
 //   Data                         class names, datasets, shards, augmentation, the training loader
 //   Model                        FGAseg modules: P2Tformer, GCS/LCS costs, spatial and class aggregation
+//   Inference                    configurations, checkpoints and model loading, Segmenter, rendering
 //   Distributed                  Communicator (MPI | single process), GradientReducer (CMPIShim)
+//   Training                     the trainer, evaluation across ranks, logs (Inference, Distributed)
+//
+// The `FGASeg` library product is everything up to Inference plus Distributed, with an umbrella
+// module `FGASeg` (`import FGASeg`); tools that never communicate (fgaseg-segment, fgaseg-export,
+// fgaseg-prepare) do not link MPI.
 //
 // How the native libraries are found: every system library is a `systemLibrary` target with a
 // pkg-config name (Debian: `ompi`, `openblas`, `hdf5`), so plain `swift build` from a clean clone
@@ -40,7 +46,7 @@ let targetCPU: String? = {
 let package = Package(
     name: "FGASeg",
     products: [
-        .library(name: "FGASeg", targets: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "Distributed"]),
+        .library(name: "FGASeg", targets: ["FGASeg", "Tensor", "NN", "IO", "CLIP", "Data", "Model", "Inference", "Distributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -54,6 +60,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CZLib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"])]),
         .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("png16")]),
         .target(name: "CTIFF", linkerSettings: [.linkedLibrary("tiff")]),
@@ -65,36 +72,41 @@ let package = Package(
         .target(name: "CLIP", dependencies: ["Tensor", "NN", "IO"]),
         .target(name: "Data", dependencies: ["Tensor", "IO"], resources: [.copy("Resources/classnames")]),
         .target(name: "Model", dependencies: ["Tensor", "NN", "CLIP"]),
+        .target(name: "Inference", dependencies: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "CFreeType",
+                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "Distributed", dependencies: ["CMPIShim", "Tensor", "NN"]),
-        .target(name: "Training", dependencies: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "Distributed", "CLISupport",
-                                                 .product(name: "Yams", package: "Yams")]),
+        // `import FGASeg`: the inference layer and the layers its API uses, in one import.
+        .target(name: "FGASeg", dependencies: ["CLIP", "Inference", "IO", "Model", "Tensor"]),
+        .target(name: "Training", dependencies: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "Inference", "Distributed", "CLISupport"]),
 
         // MARK: executables
-        .target(name: "CLISupport"),
+        .target(name: "CLISupport", dependencies: ["Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                plugins: ["BuildInfo"]),
+        .plugin(name: "BuildInfo", capability: .buildTool()),
         .executableTarget(
             name: "fgaseg-prepare",
             dependencies: ["Data", "IO", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-prepare"),
         .executableTarget(
             name: "fgaseg-train",
-            dependencies: ["Training", "Distributed", "IO", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Training", "Inference", "Distributed", "IO", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-train"),
         .executableTarget(
             name: "fgaseg-eval",
-            dependencies: ["Training", "Distributed", "Data", "IO", "Model", "Tensor", "CLISupport",
+            dependencies: ["Training", "Inference", "Distributed", "Data", "IO", "Model", "Tensor", "CLISupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-eval"),
         .executableTarget(
             name: "fgaseg-segment",
-            dependencies: ["Training", "Data", "IO", "Tensor", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Inference", "Data", "IO", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-segment"),
         .executableTarget(
             name: "fgaseg-export",
-            dependencies: ["Training", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Inference", "CLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-export"),
         .executableTarget(
             name: "fgaseg-bench",
-            dependencies: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "Distributed", "Training", "CBLAS", "CLISupport",
+            dependencies: ["Tensor", "NN", "IO", "CLIP", "Data", "Model", "Inference", "Distributed", "Training", "CBLAS", "CLISupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Executables/fgaseg-bench"),
 
@@ -107,10 +119,13 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "IO", "Tensor"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Tensor", "IO", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "IO", "Data", "CLIP", "Model", "Tensor"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Inference", "Distributed", "IO", "Data", "CLIP", "Model", "Tensor",
+                                                         .product(name: "Yams", package: "Yams")],
                     resources: [.copy("Fixtures")]),
+        // Uses the package as a client would: `import FGASeg` and nothing else.
+        .testTarget(name: "LibraryTests", dependencies: ["FGASeg"]),
         // Seeded mutations of every file format the tools read (FGASEG_FUZZ_COUNT inputs per format).
-        .testTarget(name: "FuzzTests", dependencies: ["Training", "Data", "IO", "NN", "Tensor"]),
+        .testTarget(name: "FuzzTests", dependencies: ["Training", "Inference", "Data", "IO", "NN", "Tensor"]),
         // Multi-rank tests: a release-built executable that ci/mpi-tests runs under mpirun.
         .executableTarget(name: "fgaseg-mpi-selftest", dependencies: ["Distributed", "NN", "Tensor"],
                           path: "Tests/MPISelfTest"),
@@ -119,8 +134,11 @@ let package = Package(
 
 // The code-generation flag on every Swift target (the C shims keep the compiler's defaults).
 let cTargets: Set = ["CMPIShim", "CJPEG", "CPNG", "CTIFF"]
+// `--version` names it through a compilation condition (BuildDescription.swift).
 if let targetCPU {
-    for target in package.targets where target.type != .system && !cTargets.contains(target.name) {
-        target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-target-cpu", targetCPU])]
+    let condition = ["haswell": "HASWELL", "native": "NATIVE", "x86-64": "X86_64"][targetCPU] ?? "OTHER"
+    for target in package.targets where target.type != .system && target.type != .plugin && !cTargets.contains(target.name) {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-target-cpu", targetCPU]),
+                                                               .define("FGASEG_TARGET_CPU_" + condition)]
     }
 }

@@ -94,7 +94,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     }
 
     public func abort(code: Int32, message: String) -> Never {
-        FileHandle.standardError.write(Data("[rank \(rank)/\(size) on \(hostName)] fatal: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("\(ProcessInfo.processInfo.processName) [rank \(rank)/\(size) on \(hostName)]: error: \(message)\n".utf8))
         fga_abort(code)
         fatalError("MPI_Abort returned")
     }

@@ -38,7 +38,7 @@ public final class SingleProcessCommunicator: Communicator, @unchecked Sendable 
     public func finalize() throws {}
 
     public func abort(code: Int32, message: String) -> Never {
-        FileHandle.standardError.write(Data("fatal: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("\(ProcessInfo.processInfo.processName): error: \(message)\n".utf8))
         exit(code)
     }
 }

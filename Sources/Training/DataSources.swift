@@ -1,6 +1,7 @@
 import Data
 import Foundation
 import IO
+import Inference
 
 /// Opens the sample sources a configuration names.
 public enum DataSources {

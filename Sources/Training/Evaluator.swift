@@ -2,6 +2,7 @@ import Data
 import Distributed
 import Foundation
 import IO
+import Inference
 import Model
 import Tensor
 
@@ -10,10 +11,12 @@ import Tensor
 public enum Evaluator {
     /// Evaluates `model` (switched to evaluation mode for the call) on the first `count` samples
     /// of `source` with class embeddings `classes` [T, D]. The closing all-reduce runs under
-    /// `watchdog`, which also learns each image's time. `progress(done)` reports this rank's images.
+    /// `watchdog`, which also learns each image's time. `progress(done)` reports this rank's images;
+    /// `predicted(index, sample, labels)` sees every prediction of this rank.
     public static func evaluate(model: FGAsegModel, classes: Tensor, source: SampleSource, count: Int, inputSize: Int,
                                 slidingWindow: Bool, world: any Communicator, watchdog: CollectiveWatchdog?,
-                                progress: (Int, Int) -> Void = { _, _ in }) throws -> ConfusionMatrix {
+                                progress: (Int, Int) -> Void = { _, _ in },
+                                predicted: (Int, DecodedSample, [Int32]) throws -> Void = { _, _, _ in }) throws -> ConfusionMatrix {
         let wasTraining = model.isTraining
         model.eval()
         defer { model.train(wasTraining) }
@@ -25,9 +28,10 @@ public enum Evaluator {
         var done = 0
         while let sample = try loaded.next() {
             let start = Date()
-            let predicted = predictor.labels(sample.image, classes: classes, slidingWindow: slidingWindow)
-            matrix.add(predicted: predicted, labels: sample.labels.samples.map { Int32($0) })
+            let labels = predictor.labels(sample.image, classes: classes, slidingWindow: slidingWindow)
+            matrix.add(predicted: labels, labels: sample.labels.samples.map { Int32($0) })
             watchdog?.observe(stepSeconds: Date().timeIntervalSince(start))
+            try predicted(mine[done], sample, labels)
             done += 1
             progress(done, mine.count)
         }

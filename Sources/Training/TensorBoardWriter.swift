@@ -1,10 +1,11 @@
 import Foundation
 import IO
 
-/// Writes scalars as a TensorBoard event file (`events.out.tfevents.<time>.<host>`): TFRecord
-/// framing (length, masked CRC-32C of the length, the serialized `Event` protobuf, masked
-/// CRC-32C of the data) around `Event { wall_time, step, summary { value { tag, simple_value } } }`,
-/// with the `brain.Event:2` version record first — what `tensorboard --logdir` reads.
+/// Writes a TensorBoard event file (`events.out.tfevents.<time>.<host>`): TFRecord framing
+/// (length, masked CRC-32C of the length, the serialized `Event` protobuf, masked CRC-32C of the
+/// data) around `Event { wall_time, step, summary { value { tag, … } } }`, with the
+/// `brain.Event:2` version record first — what `tensorboard --logdir` reads. Values are scalars
+/// (`simple_value`), PNG images (`Summary.Image`) or text (a string tensor for the text plugin).
 public final class TensorBoardWriter {
     public let path: String
     private let handle: FileHandle
@@ -28,13 +29,49 @@ public final class TensorBoardWriter {
 
     /// Logs `scalars` (tag → value) at `step`.
     public func add(scalars: [(String, Double)], step: Int) {
-        var summary = Protobuf()
-        for (tag, value) in scalars {
+        write(values: scalars.map { tag, value in
             var entry = Protobuf()
             entry.bytes(field: 1, Array(tag.utf8))
             entry.float(field: 2, Float(value))
-            summary.bytes(field: 1, entry.bytes)
-        }
+            return entry
+        }, step: step)
+    }
+
+    /// Logs an 8-bit RGB image (stored as PNG) under `tag` at `step` (TensorBoard's Images tab).
+    public func add(image: Raster<UInt8>, tag: String, step: Int) throws {
+        var picture = Protobuf()
+        picture.varint(field: 1, UInt64(image.height))
+        picture.varint(field: 2, UInt64(image.width))
+        picture.varint(field: 3, UInt64(image.channels))
+        picture.bytes(field: 4, try PNG.encode(image))
+        var entry = Protobuf()
+        entry.bytes(field: 1, Array(tag.utf8))
+        entry.bytes(field: 4, picture.bytes)
+        write(values: [entry], step: step)
+    }
+
+    /// Logs `text` (Markdown) under `tag` at `step` (TensorBoard's Text tab): a scalar string
+    /// tensor whose metadata names the `text` plugin.
+    public func add(text: String, tag: String, step: Int) {
+        var plugin = Protobuf()
+        plugin.bytes(field: 1, Array("text".utf8))
+        var metadata = Protobuf()
+        metadata.bytes(field: 1, plugin.bytes)
+        var tensor = Protobuf()
+        tensor.varint(field: 1, 7)  // DT_STRING
+        tensor.bytes(field: 2, [])  // a scalar: TensorShapeProto without dimensions
+        tensor.bytes(field: 8, Array(text.utf8))
+        var entry = Protobuf()
+        entry.bytes(field: 1, Array(tag.utf8))
+        entry.bytes(field: 8, tensor.bytes)
+        entry.bytes(field: 9, metadata.bytes)
+        write(values: [entry], step: step)
+    }
+
+    /// One event at `step` whose summary holds `values` (`Summary.Value` messages).
+    private func write(values: [Protobuf], step: Int) {
+        var summary = Protobuf()
+        for value in values { summary.bytes(field: 1, value.bytes) }
         var event = Protobuf()
         event.double(field: 1, Date().timeIntervalSince1970)
         event.varint(field: 2, UInt64(step))

@@ -4,6 +4,7 @@ import Data
 import Distributed
 import Foundation
 import IO
+import Inference
 import Model
 import NN
 import Tensor
@@ -34,8 +35,10 @@ public final class Trainer {
     private let log: (String) -> Void
 
     /// Builds the model and optimiser; with `resume`, restores the newest checkpoint of the output
-    /// folder (if any) or the checkpoint at `resumeFrom`.
+    /// folder (if any) or the checkpoint at `resumeFrom`. A fresh run (neither) applies
+    /// `previousRun` to a previous run's files in the output folder (``PreviousRun``).
     public init(configuration: TrainingConfiguration, world: any Communicator, resume: Bool, resumeFrom: String? = nil,
+                previousRun: PreviousRun.Policy = .refuse,
                 stopRequest: StopRequest = StopRequest(), log: @escaping (String) -> Void = { print($0) }) throws {
         self.configuration = configuration
         self.world = world
@@ -61,6 +64,9 @@ public final class Trainer {
             try restore(from: [resumeFrom])
         } else if resume {
             try restore(from: Checkpoint.resumeCandidates(in: configuration.outputDir))
+        } else if world.isMain {
+            // The other ranks write nothing before the broadcast below, which waits for this.
+            try PreviousRun.clear(configuration.outputDir, policy: previousRun)
         }
         try watchdog.guarding("initial weight broadcast", step: iteration) { try Replicas.broadcastFromRoot(model, communicator: world) }
         try watchdog.guarding("initial replica check", step: iteration) { try Replicas.verify(model, communicator: world, step: iteration) }
@@ -150,6 +156,7 @@ public final class Trainer {
                                           overlap: overlap, transport: transport)
         let metricsLog = world.isMain ? try MetricsLog(path: output + "/metrics.jsonl") : nil
         let events = world.isMain ? try TensorBoardWriter(folder: output) : nil
+        events?.add(text: "```yaml\n" + (try ConfigurationLoader.yaml(c)) + "```", tag: "config", step: iteration)
         if world.isMain {
             log("training \(trainCount) images on \(world.size) rank(s): global batch \(c.solver.imsPerBatch) = \(world.size) × \(c.solver.imsPerRank) × \(accumulateSteps) accumulation, \(flat.count) trainable parameters, iterations \(iteration)..<\(c.solver.maxIter)")
         }
@@ -284,7 +291,13 @@ public final class Trainer {
         let classes = noGrad { model.classEmbeddings(prompts) }
         let start = Date()
         let matrix = try Evaluator.evaluate(model: model, classes: classes, source: source, count: count, inputSize: c.data.cropSize,
-                                            slidingWindow: c.test.slidingWindow, world: world, watchdog: watchdog)
+                                            slidingWindow: c.test.slidingWindow, world: world, watchdog: watchdog, predicted: { index, sample, labels in
+            // The first validation image, at every evaluation: input | ground truth | prediction.
+            guard index == 0, let events else { return }
+            let panel = SegmentationRendering.comparison(sample.image, groundTruth: sample.labels.samples.map { Int32($0) },
+                                                         prediction: labels, classCount: source.classNames.count)
+            try events.add(image: panel, tag: "eval/sample_0", step: iteration)
+        })
         let metrics = matrix.metrics
         if world.isMain {
             let record = Evaluator.record(metrics, classNames: source.classNames, iteration: iteration,

@@ -5,6 +5,7 @@ import NN
 import Tensor
 import Testing
 import Training
+@testable import Inference
 
 /// Every file format the tools read, fed seeded mutations of valid files (see ``FuzzRun``). Each
 /// input must end in a value or a clean error within the deadline, and the process's peak memory

@@ -3,6 +3,7 @@ import Foundation
 import IO
 import Testing
 @testable import Training
+@testable import Inference
 
 @Suite(.serialized) struct CheckpointIntegrityTests {
     /// `bytes` with the first occurrence of `needle` found and its byte `at` xored with `mask`.
@@ -66,5 +67,33 @@ import Testing
             try Trainer(configuration: try demoConfiguration(output: folder, overrides: overrides), world: SingleProcessCommunicator(),
                         resume: false, resumeFrom: newest, log: { _ in })
         }
+    }
+
+    /// A fresh run into a folder that holds a previous run is refused (naming its files) unless
+    /// told to replace it; `--resume` continues it; unrelated files are never touched.
+    @Test func aPreviousRunIsNeitherOverwrittenNorAppendedTo() throws {
+        let overrides = ["solver.max_iter=2", "test.eval_period=0", "checkpoint.period=2", "data.train.count=4",
+                         "solver.ims_per_batch=1", "solver.ims_per_rank=1"]
+        let folder = temporaryFolder("previous-run")
+        func trainer(resume: Bool = false, previousRun: PreviousRun.Policy = .refuse) throws -> Trainer {
+            try Trainer(configuration: try demoConfiguration(output: folder, overrides: overrides), world: SingleProcessCommunicator(),
+                        resume: resume, previousRun: previousRun, log: { _ in })
+        }
+        try trainer().run()
+        #expect(FileManager.default.createFile(atPath: folder + "/notes.txt", contents: Data("mine".utf8)))
+        let before = PreviousRun.files(in: folder)
+        #expect(before.contains("last_checkpoint") && before.contains("metrics.jsonl") && before.contains("model_0000002.h5") && before.contains("eval"))
+        #expect(!before.contains("notes.txt"))
+        do {
+            _ = try trainer()
+            Issue.record("a fresh run into \(folder) started although it holds a previous run")
+        } catch let error as ConfigurationError {
+            #expect(error.problems.first?.key == "output_dir" && "\(error)".contains("metrics.jsonl") && "\(error)".contains("--force"), "\(error)")
+        }
+        #expect(PreviousRun.files(in: folder) == before)
+        #expect(try trainer(resume: true).iteration == 2)
+        _ = try trainer(previousRun: .replace)
+        #expect(PreviousRun.files(in: folder).isEmpty)
+        #expect(FileManager.default.fileExists(atPath: folder + "/notes.txt"))
     }
 }

@@ -1,9 +1,11 @@
 import Distributed
 import Foundation
+import Yams
 import IO
 import Model
 import Testing
 @testable import Training
+@testable import Inference
 
 @Suite struct ConfigurationTests {
     /// Every key of the paper config is honoured: the resolved schedule, periods and the learning
@@ -139,5 +141,47 @@ import Testing
         #expect(configuration.solver.baseLr == 0.004)  // from the file
         let yaml = try ConfigurationLoader.yaml(configuration)
         #expect(try ConfigurationLoader.decode(yaml: yaml, source: "saved") == configuration)
+    }
+
+    /// The paper config as written (through Yams' emitter) is the committed fixture, and PyYAML
+    /// (fixture script, YAML 1.1), Yams and our loader read every value back with its type:
+    /// integers as integers, floats such as `eps: 1.0e-08` as floats (issue #20), strings as strings.
+    @Test func writtenYAMLReadsBackWithTheSameTypes() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/config_yaml").path
+        let configuration = try ConfigurationLoader.load(path: configsFolder + "/fgaseg_vitb16_coco-stuff.yaml")
+        let written = try ConfigurationLoader.yaml(configuration)
+        if let path = ProcessInfo.processInfo.environment["FGASEG_WRITE_CONFIG_YAML"] { try written.write(toFile: path, atomically: true, encoding: .utf8) }
+        #expect(written == (try String(contentsOfFile: fixtures + "/paper.yaml", encoding: .utf8)),
+                "the written YAML changed: regenerate with FGASEG_WRITE_CONFIG_YAML=\(fixtures)/paper.yaml and make_config_yaml_fixture.py")
+        #expect(try ConfigurationLoader.decode(yaml: written, source: "written") == configuration)
+        #expect(written.contains("eps: 1.0e-08"))
+
+        let pyyaml = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixtures + "/paper.pyyaml.json"))) as? [String: [String: Any]])
+        func leaves(_ node: Yams.Node, _ prefix: String) -> [(String, Yams.Node)] {
+            if let mapping = node.mapping {
+                return mapping.flatMap { key, value in leaves(value, prefix.isEmpty ? key.string ?? "" : prefix + "." + (key.string ?? "")) }
+            }
+            return [(prefix, node)]
+        }
+        func kind(_ node: Yams.Node) -> String {
+            if let sequence = node.sequence { return "list[" + Set(sequence.map(kind)).sorted().joined(separator: ",") + "]" }
+            if node.bool != nil && node.tag.description == Tag.Name.bool.rawValue { return "bool" }
+            if node.int != nil && node.tag.description == Tag.Name.int.rawValue { return "int" }
+            if node.float != nil && node.tag.description == Tag.Name.float.rawValue { return "float" }
+            return "str"
+        }
+        let parsed = try #require(try Yams.compose(yaml: written))
+        let ours = leaves(parsed, "")
+        #expect(ours.count == pyyaml.count && ours.count > 50)
+        for (key, node) in ours {
+            let python = try #require(pyyaml[key], "\(key) missing from PyYAML's reading")
+            #expect(kind(node) == python["type"] as? String, "\(key): Yams reads \(kind(node)), PyYAML \(python["type"] ?? "?")")
+            switch python["value"] {
+            case let number as NSNumber where python["type"] as? String == "float": #expect(node.float == number.doubleValue, "\(key)")
+            case let number as NSNumber where python["type"] as? String == "int": #expect(node.int == number.intValue, "\(key)")
+            case let text as String: #expect(node.string == text, "\(key)")
+            default: break
+            }
+        }
     }
 }

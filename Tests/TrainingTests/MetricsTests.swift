@@ -1,6 +1,8 @@
 import Foundation
+import IO
 import Testing
 @testable import Training
+@testable import Inference
 
 @Suite struct MetricsTests {
     /// A hand-computed case: 3 classes, ignored pixels excluded, class 2 absent from the ground truth.
@@ -15,27 +17,34 @@ import Testing
         #expect(abs(m.fwIoU - (0.5 * 200.0 / 3 + 0.5 * 50)) < 1e-9)
     }
 
-    /// CRC-32C test vector, and an event file whose records check out and hold the logged tag.
+    /// CRC-32C test vector, and an event file whose records check out and hold a scalar, an image
+    /// and a text value with their TensorBoard fields.
     @Test func tensorBoardEventsAreValidTFRecords() throws {
         #expect(crc32c(Array("123456789".utf8)) == 0xE306_9283)
         let folder = temporaryFolder("events")
         let writer = try TensorBoardWriter(folder: folder)
         writer.add(scalars: [("loss/total", 0.25)], step: 7)
-        let bytes = [UInt8](FileManager.default.contents(atPath: writer.path)!)
-        var offset = 0, records = [[UInt8]]()
-        func uint32(_ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(bytes[at + $1]) << (8 * $1) } }
-        while offset < bytes.count {
-            let length = (0..<8).reduce(0) { $0 | Int(bytes[offset + $1]) << (8 * $1) }
-            #expect(uint32(offset + 8) == maskedCRC32C(Array(bytes[offset..<(offset + 8)])))
-            let data = Array(bytes[(offset + 12)..<(offset + 12 + length)])
-            #expect(uint32(offset + 12 + length) == maskedCRC32C(data))
-            records.append(data)
-            offset += 16 + length
-        }
-        #expect(records.count == 2)
-        #expect(String(decoding: records[0], as: UTF8.self).contains("brain.Event:2"))
-        #expect(String(decoding: records[1], as: UTF8.self).contains("loss/total"))
-        // step 7 is field 2 as a varint: 0x10 0x07; simple_value 0.25 as field 2, wire type 5.
-        #expect(records[1].contains(0x10) && records[1].firstIndex(of: 0x15).map { Array(records[1][($0 + 1)...($0 + 4)]) } == [0, 0, 0x80, 0x3E])
+        var image = Raster<UInt8>(width: 5, height: 3, channels: 3)
+        for y in 0..<3 { for x in 0..<5 { for c in 0..<3 { image[y, x, c] = UInt8(40 * x + 10 * y + c) } } }
+        try writer.add(image: image, tag: "eval/sample_0", step: 8)
+        writer.add(text: "model:\n  clip: tiny — ünïcode", tag: "config", step: 9)
+        let records = try EventFile.records(at: writer.path)
+        #expect(records.count == 4)
+        #expect(String(decoding: try EventFile.bytes(records[0], 3).first ?? [], as: UTF8.self) == "brain.Event:2")
+        let values = try EventFile.summaryValues(at: writer.path)
+        #expect(values.map(\.tag) == ["loss/total", "eval/sample_0", "config"] && values.map(\.step) == [7, 8, 9])
+        // simple_value (field 2, fixed32) = 0.25
+        #expect(try EventFile.integer(values[0].value, 2).map { Float(bitPattern: UInt32($0)) } == 0.25)
+        // Summary.Image: height, width, colorspace 3 (RGB), PNG bytes that decode to the image.
+        let picture = try #require(try EventFile.bytes(values[1].value, 4).first)
+        #expect(try EventFile.integer(picture, 1) == 3 && EventFile.integer(picture, 2) == 5 && EventFile.integer(picture, 3) == 3)
+        #expect(try PNG.decode(try #require(try EventFile.bytes(picture, 4).first)) == image)
+        // Text: a DT_STRING (7) tensor holding the text, metadata naming the text plugin.
+        let tensor = try #require(try EventFile.bytes(values[2].value, 8).first)
+        #expect(try EventFile.integer(tensor, 1) == 7)
+        #expect(String(decoding: try #require(try EventFile.bytes(tensor, 8).first), as: UTF8.self) == "model:\n  clip: tiny — ünïcode")
+        let metadata = try #require(try EventFile.bytes(values[2].value, 9).first)
+        let plugin = try #require(try EventFile.bytes(metadata, 1).first)
+        #expect(try EventFile.bytes(plugin, 1).first.map { String(decoding: $0, as: UTF8.self) } == "text")
     }
 }

@@ -5,6 +5,7 @@ import Model
 import Tensor
 import Testing
 import Training
+@testable import Inference
 
 /// Checkpoints of the official FGA-seg model and of CAT-Seg (real ViT-B/16 widths, written by
 /// Fixtures/official/make_official_fixture.py and make_catseg_fixture.py with the official code)

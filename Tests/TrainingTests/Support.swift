@@ -1,5 +1,6 @@
 import Foundation
 import Training
+@testable import Inference
 
 /// The repository's Configs/ folder.
 let configsFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Configs").standardized.path

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Training
+@testable import Inference
 
 @Suite(.serialized) struct ThreadBudgetTests {
     /// The configured number wins, then FGASEG_THREADS, then the CPUs available divided by the

@@ -5,6 +5,7 @@ import Data
 import Tensor
 import Testing
 @testable import Training
+@testable import Inference
 
 @Suite(.serialized) struct TrainingLoopTests {
     /// Train 12 iterations straight; train with a stop request during iteration 7, then resume
@@ -129,6 +130,26 @@ import Testing
             .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(rows.allSatisfy { ($0["time"] as? Double).map { abs($0 - Date().timeIntervalSince1970) < 3600 } == true })
         #expect(rows.contains { $0["iteration"] as? Int == 150 && $0["eval/mIoU"] as? Double == metrics.mIoU })
+        // TensorBoard: the resolved config as text, and at the evaluation the first validation
+        // scene as image | ground truth | prediction.
+        let eventFile = try #require(try FileManager.default.contentsOfDirectory(atPath: folder).first { $0.hasPrefix("events.out.tfevents.") })
+        let values = try EventFile.summaryValues(at: folder + "/" + eventFile)
+        let config = try #require(values.first { $0.tag == "config" })
+        let tensor = try #require(try EventFile.bytes(config.value, 8).first)
+        let text = String(decoding: try #require(try EventFile.bytes(tensor, 8).first), as: UTF8.self)
+        #expect(text == "```yaml\n" + (try ConfigurationLoader.yaml(configuration)) + "```")
+        let sample = try #require(values.first { $0.tag == "eval/sample_0" })
+        #expect(sample.step == 150)
+        let picture = try #require(try EventFile.bytes(sample.value, 4).first)
+        let panel = try PNG.decode(try #require(try EventFile.bytes(picture, 4).first))
+        let scene = DemoScenes(split: .validation, count: 1).render(0)
+        #expect(panel.width == 3 * scene.image.width && panel.height == scene.image.height)
+        let truth = scene.labels.samples.map { Int32($0) }
+        #expect((0..<scene.image.width).allSatisfy { x in panel[5, x, 0] == scene.image[5, x, 0] })
+        #expect((0..<scene.image.width).allSatisfy { x in
+            let expected = SegmentationRendering.color(Int(truth[5 * scene.image.width + x]))
+            return (panel[5, scene.image.width + x, 0], panel[5, scene.image.width + x, 1]) == (expected.0, expected.1)
+        })
         let checkpoint = try #require(Checkpoint.latest(in: folder))
         #expect(checkpoint.hasSuffix("model_0000150.h5"))
         try segmentsDemoScenes(checkpoint: checkpoint)
@@ -138,23 +159,22 @@ import Testing
     /// fgaseg-segment's path on the demo checkpoint: demo validation scenes segmented with the
     /// demo class names reach the threshold, and the overlay's legend shows the present classes.
     func segmentsDemoScenes(checkpoint: String) throws {
-        let loaded = try ModelStore.load(checkpoint)
+        let segmenter = try Segmenter(checkpoint: checkpoint)
         let names = DemoScenes.classNames
-        let embeddings = noGrad { loaded.model.classEmbeddings(ModelBuilder.prompts(names, tokenizer: loaded.tokenizer, template: loaded.configuration.model.promptTemplate)) }
-        let predictor = SegmentationPredictor(model: loaded.model, inputSize: loaded.configuration.data.cropSize)
+        let vocabulary = try segmenter.vocabulary(names)
         let scenes = DemoScenes(split: .validation, count: 12)
         var matrix = ConfusionMatrix(classCount: names.count)
         for index in 0..<scenes.count {
             let scene = scenes.render(index)
-            let labels = predictor.labels(scene.image, classes: embeddings, slidingWindow: index % 2 == 1)
+            let labels = try segmenter.segment(scene.image, vocabulary: vocabulary, options: Segmenter.Options(slidingWindow: index % 2 == 1)).labels
             matrix.add(predicted: labels, labels: scene.labels.samples.map { Int32($0) })
             guard index == 0 else { continue }
             let overlay = try PNG.decode(try PNG.encode(SegmentationRendering.overlay(scene.image, labels: labels, classNames: names)))
             let present = SegmentationRendering.fractions(labels, classCount: names.count)
-            let layout = SegmentationRendering.legendLayout(imageHeight: scene.image.height)
+            let layout = SegmentationRendering.LegendLayout(imageHeight: scene.image.height)
             #expect(overlay.width > scene.image.width && overlay.height >= scene.image.height)
             for (row, entry) in present.enumerated() {
-                let (y, x) = (layout.top + row * layout.rowHeight + 1, scene.image.width + 4 * layout.scale + 1)
+                let (y, x) = (layout.top + row * layout.rowHeight + 1, scene.image.width + layout.margin + 1)
                 let expected = SegmentationRendering.color(entry.id)
                 #expect(overlay[y, x, 0] == expected.0 && overlay[y, x, 1] == expected.1 && overlay[y, x, 2] == expected.2, "legend row \(row)")
             }

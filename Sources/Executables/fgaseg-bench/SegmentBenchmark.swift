@@ -2,6 +2,7 @@ import CLIP
 import Data
 import Foundation
 import IO
+import Inference
 import Model
 import Tensor
 import Training

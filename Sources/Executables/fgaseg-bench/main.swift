@@ -6,7 +6,7 @@ import Distributed
 import Foundation
 import Tensor
 
-struct Bench: ParsableCommand {
+struct Bench: Tool {
     static let configuration = CommandConfiguration(
         commandName: "fgaseg-bench",
         abstract: "Benchmarks of FGASeg.swift against baselines measured in the same run.",
@@ -21,7 +21,8 @@ struct Bench: ParsableCommand {
             share of a training step of --step-seconds); segment (--model DIR: images/s of fgaseg-segment at \
             384 px with 20 classes, full and fast decoder, vs the CLIP image tower alone). \
             Build with `swift build -c release`.
-            """)
+            """,
+        version: BuildDescription.text)
 
     @Argument(help: "The suite to run: ops, allreduce, clip, step, spatial, loader or segment.")
     var suite: String
@@ -60,7 +61,6 @@ struct Bench: ParsableCommand {
     var threads: Int?
 
     func run() throws {
-        useLineBufferedOutput()
         if let threads { Parallel.threadCount = threads }
         let world = try makeWorldCommunicator()
         let rows: [BenchmarkRow]

@@ -4,12 +4,13 @@ import Data
 import Distributed
 import Foundation
 import IO
+import Inference
 import Model
 import Tensor
 import Training
 
 @main
-struct Evaluate: ParsableCommand {
+struct Evaluate: Tool {
     static let configuration = CommandConfiguration(
         commandName: "fgaseg-eval",
         abstract: "Evaluate a checkpoint on a segmentation dataset (spec §8), distributed over the ranks of mpirun.",
@@ -20,7 +21,8 @@ struct Evaluate: ParsableCommand {
         Examples:
           mpirun -n 4 fgaseg-eval --checkpoint output/model_0080000.h5 --dataset ade20k-150
           fgaseg-eval --checkpoint output/demo/model_0000600.h5 --demo --no-sliding-window
-        """)
+        """,
+        version: BuildDescription.text)
 
     @Option(help: "Checkpoint (HDF5) written by fgaseg-train, or a PyTorch checkpoint such as the official FGA-seg model_final.pth (needs --config).")
     var checkpoint: String
@@ -60,7 +62,6 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        useLineBufferedOutput()
         let world = try makeWorldCommunicator()
         world.abortingOnError {
             var configuration: TrainingConfiguration
@@ -88,7 +89,7 @@ struct Evaluate: ParsableCommand {
             var count = DataSources.usedCount(source, section)
             if maxImages > 0 { count = min(count, maxImages) }
             let prompts = ModelBuilder.prompts(source.classNames, tokenizer: tokenizer, template: configuration.model.promptTemplate) {
-                if world.isMain { printError("warning: \($0)") }
+                if world.isMain { printToolWarning($0) }
             }
             let classes = noGrad { model.classEmbeddings(prompts) }
             let watchdog = try CollectiveWatchdog(communicator: world, timeout: configuration.distributed.watchdogTimeout)

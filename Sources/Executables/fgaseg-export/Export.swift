@@ -1,10 +1,10 @@
 import ArgumentParser
 import CLISupport
 import Foundation
-import Training
+import Inference
 
 @main
-struct Export: ParsableCommand {
+struct Export: Tool {
     static let configuration = CommandConfiguration(
         commandName: "fgaseg-export",
         abstract: "Export a checkpoint for PyTorch users, or import an export folder or a PyTorch checkpoint as a checkpoint.",
@@ -25,7 +25,8 @@ struct Export: ParsableCommand {
           fgaseg-export output/model_0080000.h5 --official --out fgaseg_official.safetensors
           fgaseg-export --import exported/fgaseg-vitb16 --out model_imported.h5
           fgaseg-export --import model_final.pth --config Configs/fgaseg_vitb16_coco-stuff.yaml --out model_final.h5
-        """)
+        """,
+        version: BuildDescription.text)
 
     @Argument(help: "The checkpoint to export (.h5, an export folder, or a PyTorch .pth with --config).")
     var checkpoint: String?
@@ -43,7 +44,6 @@ struct Export: ParsableCommand {
     var out: String
 
     func run() throws {
-        useLineBufferedOutput()
         let configuration = try config.map { try ConfigurationLoader.load(path: $0) }
         switch (checkpoint, importSource) {
         case (let checkpoint?, nil) where official:

@@ -5,7 +5,7 @@ import Foundation
 import IO
 
 @main
-struct Prepare: ParsableCommand {
+struct Prepare: Tool {
     static let configuration = CommandConfiguration(
         commandName: "fgaseg-prepare",
         abstract: "Pack a detectron2-layout dataset split (or the built-in demo scenes) into HDF5 shards, or verify a shard set.",
@@ -18,7 +18,8 @@ struct Prepare: ParsableCommand {
           fgaseg-prepare --dataset coco-stuff-train --shards 8 --out shards/coco-train
           fgaseg-prepare --demo train --count 400 --out shards/demo-train
           fgaseg-prepare --verify shards/coco-train
-        """)
+        """,
+        version: BuildDescription.text)
 
     @Option(help: "Dataset split to pack: \(DatasetName.allCases.map(\.rawValue).joined(separator: ", ")).")
     var dataset: String?
@@ -57,7 +58,6 @@ struct Prepare: ParsableCommand {
     }
 
     mutating func run() throws {
-        useLineBufferedOutput()
         if let verify { return try verifyShards(verify) }
         if let writeImages { return try writeDemoImages(to: writeImages) }
         guard let out else { throw ValidationError("--out is required when packing") }
@@ -133,7 +133,7 @@ struct Prepare: ParsableCommand {
         if problems.isEmpty {
             print("\(folder): \(set.count) samples in \(set.paths.count) shard(s), all intact")
         } else {
-            for problem in problems { printError(problem) }
+            for problem in problems { printToolError(problem) }
             throw ExitCode(1)
         }
     }

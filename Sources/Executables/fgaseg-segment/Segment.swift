@@ -2,12 +2,11 @@ import ArgumentParser
 import CLISupport
 import Data
 import Foundation
+import Inference
 import IO
-import Tensor
-import Training
 
 @main
-struct Segment: ParsableCommand {
+struct Segment: Tool {
     static let configuration = CommandConfiguration(
         commandName: "fgaseg-segment",
         abstract: "Open-vocabulary segmentation of any images with any class names.",
@@ -21,7 +20,8 @@ struct Segment: ParsableCommand {
           fgaseg-segment photo.jpg --classes "cat, sofa, wooden floor" --checkpoint output/model_0080000.h5
           fgaseg-segment images/*.jpg --dataset-classes ade20k-150 --checkpoint exported/ --sliding-window
           fgaseg-segment photo.jpg --classes "cat, sofa" --checkpoint model_final.pth --config Configs/fgaseg_vitb16_coco-stuff.yaml
-        """)
+        """,
+        version: BuildDescription.text)
 
     @Argument(help: "JPEG or PNG images.")
     var images: [String]
@@ -66,26 +66,24 @@ struct Segment: ParsableCommand {
     }
 
     func run() throws {
-        useLineBufferedOutput()
         let names = try classNames()
-        let loaded = try ModelStore.load(checkpoint, configuration: try config.map { try ConfigurationLoader.load(path: $0) })
+        let segmenter = try Segmenter(checkpoint: checkpoint, configuration: try config.map { try ConfigurationLoader.load(path: $0) })
         _ = ThreadBudget.apply(configured: 0)
-        if fast && !loaded.configuration.model.architecture.decoder.fast {
-            throw ValidationError("--fast needs a model trained with model.architecture.decoder.fast = true; \(checkpoint) has none")
+        let options = Segmenter.Options(slidingWindow: slidingWindow, fastTopK: fast ? topK : nil, sizeDivisibility: sizeDivisibility)
+        do {
+            try segmenter.validate(options)
+        } catch let error as ConfigurationError {
+            throw ValidationError("\(checkpoint): \(error.problems.map(\.message).joined(separator: "; "))")
         }
-        let prompts = ModelBuilder.prompts(names, tokenizer: loaded.tokenizer, template: loaded.configuration.model.promptTemplate) {
-            printError("warning: \($0)")
-        }
-        let embeddings = noGrad { loaded.model.classEmbeddings(prompts) }
-        let predictor = SegmentationPredictor(model: loaded.model, inputSize: loaded.configuration.data.cropSize, fastTopK: fast ? topK : nil,
-                                            sizeDivisibility: sizeDivisibility)
+        let vocabulary = try segmenter.vocabulary(names)
+        for warning in vocabulary.warnings { printToolWarning(warning) }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var failures = 0
         for path in images {
             do {
-                try segment(path, names: names, embeddings: embeddings, predictor: predictor)
+                try segment(path, segmenter: segmenter, vocabulary: vocabulary, options: options)
             } catch {
-                printError("\(error)")
+                printToolError("\(error)")
                 failures += 1
             }
         }
@@ -112,33 +110,17 @@ struct Segment: ParsableCommand {
         return cleaned
     }
 
-    func segment(_ path: String, names: [String], embeddings: Tensor, predictor: SegmentationPredictor) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw IOError(path, "cannot read the image") }
-        let bytes = [UInt8](data)
-        var image: Raster<UInt8>
-        do {
-            image = try decodeRGBImage(bytes, limits: ImageLimits(maxPixels: maxImagePixels))
-        } catch let error as IOError {
-            throw IOError(path, "not a readable JPEG or PNG image: \(error.message)")
-        }
-        image = ExifOrientation.apply(ExifOrientation.of(bytes), to: image)
+    func segment(_ path: String, segmenter: Segmenter, vocabulary: Segmenter.Vocabulary, options: Segmenter.Options) throws {
+        let image = try Segmenter.readImage(at: path, limits: ImageLimits(maxPixels: maxImagePixels))
         let start = Date()
-        let labels = predictor.labels(image, classes: embeddings, slidingWindow: slidingWindow)
+        let result = try segmenter.segment(image, vocabulary: vocabulary, options: options)
         let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         let base = (out as NSString).appendingPathComponent(stem)
-        if names.count <= 256 {
-            let map = Raster<UInt8>(width: image.width, height: image.height, channels: 1, samples: labels.map { UInt8($0) })
-            let palette = (0..<names.count).map { SegmentationRendering.color($0) }
-            try AtomicFile.write(try PNG.encode(map, palette: palette), to: base + "_labels.png")
-        } else {
-            try TIFF.writeLabels(Raster(width: image.width, height: image.height, channels: 1, samples: labels.map { UInt16($0) }), path: base + "_labels.tif")
-        }
-        let overlay = SegmentationRendering.overlay(image, labels: labels, classNames: names)
-        try AtomicFile.write(try PNG.encode(overlay), to: base + "_overlay.png")
-        let record = SegmentationRendering.record(image: path, width: image.width, height: image.height, labels: labels, classNames: names)
+        try result.writeLabelMap(base: base)
+        try AtomicFile.write(try PNG.encode(result.overlay(on: image)), to: base + "_overlay.png")
+        let record = result.record(image: path)
         try AtomicFile.write(Array(try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .prettyPrinted])), to: base + ".json")
-        let present = SegmentationRendering.fractions(labels, classCount: names.count).prefix(5)
-            .map { "\(names[$0.id]) \(Int(($0.fraction * 100).rounded()))%" }.joined(separator: ", ")
+        let present = result.classFractions.prefix(5).map { "\($0.name) \(Int(($0.fraction * 100).rounded()))%" }.joined(separator: ", ")
         print(String(format: "%@: %dx%d in %.2f s → %@_overlay.png  [%@]", path as NSString, image.width, image.height,
                      Date().timeIntervalSince(start), base as NSString, present as NSString))
     }

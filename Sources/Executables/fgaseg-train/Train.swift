@@ -3,10 +3,11 @@ import CLISupport
 import Distributed
 import Foundation
 import IO
+import Inference
 import Training
 
 @main
-struct Train: ParsableCommand {
+struct Train: Tool {
     static let configuration = CommandConfiguration(
         commandName: "fgaseg-train",
         abstract: "Train FGAseg data-parallel: run one process per rank under mpirun or srun (or alone for one rank).",
@@ -23,7 +24,8 @@ struct Train: ParsableCommand {
         default): raise it (mpirun --mca odls_base_sigkill_timeout 150) when a step takes longer. The
         Launch/ scripts trap all three signals, forward USR1 and set that grace time (README,
         "Stopping, hangs and damaged files").
-        """)
+        """,
+        version: BuildDescription.text)
 
     @Option(help: "YAML config (keys not given keep their defaults; see Configs/).")
     var config: String?
@@ -40,11 +42,17 @@ struct Train: ParsableCommand {
     @Option(help: "Continue from this checkpoint file.")
     var resumeFrom: String?
 
+    @Flag(help: "Without --resume: delete a previous run's checkpoints, logs and evaluations in the output folder and start over (without --force, such a folder is an error).")
+    var force = false
+
     @Option(help: "When the run ends cleanly (finished, or stopped by a signal after its checkpoint), rank 0 writes a JSON status here: state (finished/stopped), iteration, checkpoint, reason. Default: $FGASEG_STATUS_FILE, which the Launch/ scripts set and read.")
     var statusFile: String?
 
+    func validate() throws {
+        guard !(force && (resume || resumeFrom != nil)) else { throw ValidationError("--force starts a new run; it cannot be combined with --resume or --resume-from") }
+    }
+
     func run() throws {
-        useLineBufferedOutput()
         let world = try makeWorldCommunicator()
         world.abortingOnError {
             var configuration = try ConfigurationLoader.load(path: config, overrides: overrides)
@@ -53,7 +61,8 @@ struct Train: ParsableCommand {
             if world.isMain {
                 print("fgaseg-train: \(world.size) rank(s), \(budget.threads) thread(s) per rank (\(budget.source)), output \(configuration.outputDir)")
             }
-            let trainer = try Trainer(configuration: configuration, world: world, resume: resume, resumeFrom: resumeFrom)
+            let trainer = try Trainer(configuration: configuration, world: world, resume: resume, resumeFrom: resumeFrom,
+                                      previousRun: force ? .replace : .refuse)
             try trainer.run()
             if let statusFile = statusFile ?? ProcessInfo.processInfo.environment["FGASEG_STATUS_FILE"], world.isMain {
                 var status: [String: Any] = ["state": trainer.stopReason == nil ? "finished" : "stopped", "iteration": trainer.iteration]

@@ -23,19 +23,32 @@ public enum SegmentationRendering {
             .sorted { $0.fraction > $1.fraction || ($0.fraction == $1.fraction && $0.id < $1.id) }
     }
 
-    /// Legend geometry: scale of the font, row height, first row's top and the swatch size.
-    public static func legendLayout(imageHeight: Int) -> (scale: Int, rowHeight: Int, top: Int, swatch: Int) {
-        let scale = imageHeight >= 256 ? 2 : 1
-        return (scale, 10 * scale, 4 * scale, 7 * scale)
+    /// Legend geometry in pixels: text height (2.5% of the image height, at least 12), row
+    /// height, the first row's top, the margin left of the swatch and between swatch and text,
+    /// and the swatch's side.
+    public struct LegendLayout: Equatable, Sendable {
+        public let textHeight: Int, rowHeight: Int, top: Int, margin: Int, swatch: Int
+
+        public init(imageHeight: Int) {
+            textHeight = max(12, imageHeight / 40)
+            (rowHeight, top, margin, swatch) = (textHeight * 3 / 2, textHeight / 2, textHeight / 2, textHeight)
+        }
     }
 
     /// The image blended 50/50 with its class colours, with a legend panel on the right listing
-    /// the classes present (colour swatch and name), most frequent first.
-    public static func overlay(_ image: Raster<UInt8>, labels: [Int32], classNames: [String]) -> Raster<UInt8> {
+    /// the classes present (colour swatch, name and pixel share), most frequent first. The names
+    /// are drawn with FreeType (``LegendFont``: any script the installed fonts cover), or with the
+    /// built-in 5 × 7 ASCII font scaled to the same height when no font file is found.
+    /// `fontPaths` replaces the font search list (default: `FGASEG_FONTS`, then Debian's DejaVu
+    /// Sans and CJK fonts).
+    public static func overlay(_ image: Raster<UInt8>, labels: [Int32], classNames: [String], fontPaths: [String]? = nil) -> Raster<UInt8> {
         let present = fractions(labels, classCount: classNames.count)
-        let layout = legendLayout(imageHeight: image.height)
+        let layout = LegendLayout(imageHeight: image.height)
         let entries = present.map { "\(classNames[$0.id]) \(Int(($0.fraction * 100).rounded()))%" }
-        let panel = (entries.map { BitmapFont.width(of: $0, scale: layout.scale) }.max() ?? 0) + layout.swatch + 12 * layout.scale
+        let font = LegendFont(pixelHeight: layout.textHeight, paths: fontPaths ?? LegendFont.candidatePaths())
+        let bitmapScale = max(1, layout.textHeight / BitmapFont.height)
+        let textWidth = entries.map { font?.width(of: $0) ?? BitmapFont.width(of: $0, scale: bitmapScale) }.max() ?? 0
+        let panel = 3 * layout.margin + layout.swatch + textWidth
         let height = max(image.height, layout.top + present.count * layout.rowHeight + layout.top)
         var out = Raster<UInt8>(width: image.width + panel, height: height, channels: 3, filledWith: 32)
         for y in 0..<image.height {
@@ -47,10 +60,33 @@ public enum SegmentationRendering {
             }
         }
         for (row, (entry, text)) in zip(present, entries).enumerated() {
-            let top = layout.top + row * layout.rowHeight, left = image.width + 4 * layout.scale
+            let top = layout.top + row * layout.rowHeight, left = image.width + layout.margin
             let swatch = color(entry.id)
             for y in top..<(top + layout.swatch) { for x in left..<(left + layout.swatch) { (out[y, x, 0], out[y, x, 1], out[y, x, 2]) = swatch } }
-            BitmapFont.draw(text, into: &out, x: left + layout.swatch + 4 * layout.scale, y: top, scale: layout.scale, color: (240, 240, 240))
+            let textLeft = left + layout.swatch + layout.margin
+            if let font {
+                font.draw(text, into: &out, x: textLeft, y: top, color: (240, 240, 240))
+            } else {
+                BitmapFont.draw(text, into: &out, x: textLeft, y: top, scale: bitmapScale, color: (240, 240, 240))
+            }
+        }
+        return out
+    }
+
+    /// `image`, its ground truth and a prediction side by side [H, 3W] (TensorBoard's evaluation
+    /// sample): labels in the overlay's colours, ignored pixels (≥ the class count, e.g. 255) black.
+    public static func comparison(_ image: Raster<UInt8>, groundTruth: [Int32], prediction: [Int32], classCount: Int) -> Raster<UInt8> {
+        let (w, h) = (image.width, image.height)
+        var out = Raster<UInt8>(width: 3 * w, height: h, channels: 3)
+        for y in 0..<h {
+            for x in 0..<w {
+                for c in 0..<3 { out[y, x, c] = image[y, x, c] }
+                for (panel, labels) in [(1, groundTruth), (2, prediction)] {
+                    let label = Int(labels[y * w + x])
+                    let (r, g, b) = (0..<classCount).contains(label) ? color(label) : (0, 0, 0)
+                    (out[y, panel * w + x, 0], out[y, panel * w + x, 1], out[y, panel * w + x, 2]) = (r, g, b)
+                }
+            }
         }
         return out
     }

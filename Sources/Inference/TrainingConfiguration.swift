@@ -1,5 +1,4 @@
 import Data
-import Distributed
 import Model
 
 /// Everything a training or evaluation run needs, as read from a YAML config (snake_case keys,
@@ -131,11 +130,6 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         /// than this many seconds. 0 = automatic: 5 × the slowest step (or evaluated image) so
         /// far, and at least 300 s.
         public var watchdogSeconds = 0.0
-
-        /// The watchdog timeout `watchdog_seconds` asks for.
-        public var watchdogTimeout: CollectiveWatchdog.Timeout {
-            watchdogSeconds > 0 ? .fixed(watchdogSeconds) : .scaled(minimum: 300, stepMultiple: 5)
-        }
     }
 
     public var model = ModelSection()

@@ -36,9 +36,10 @@ public enum ConfigurationLoader {
         return configuration
     }
 
-    /// The configuration as YAML (snake_case keys), as saved into the output folder and checkpoints.
+    /// The configuration as YAML (snake_case keys), as saved into the output folder and checkpoints
+    /// (``ConfigurationYAML``).
     public static func yaml(_ configuration: TrainingConfiguration) throws -> String {
-        try JSONDecoder().decode(ConfigurationValue.self, from: snakeCaseJSON(configuration)).yaml(indent: 0)
+        try ConfigurationYAML.text(configuration)
     }
 
     /// Decodes a configuration saved by ``yaml(_:)`` (e.g. from a checkpoint); `source` names it in errors.
@@ -207,43 +208,6 @@ public enum ConfigurationLoader {
         case is Bool.Type: "true or false"
         case is String.Type: "a string"
         default: "\(type)"
-        }
-    }
-}
-
-/// A configuration value decoded from JSON with booleans and numbers kept apart, emitted as
-/// block-style YAML with sorted keys (scalar lists in flow style).
-enum ConfigurationValue: Decodable {
-    case bool(Bool), integer(Int), number(Double), string(String)
-    case list([ConfigurationValue]), mapping([String: ConfigurationValue])
-
-    init(from decoder: Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Int.self) { self = .integer(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([ConfigurationValue].self) { self = .list(value) }
-        else { self = .mapping(try container.decode([String: ConfigurationValue].self)) }
-    }
-
-    /// The value as YAML lines at `indent` (a mapping) or inline (a scalar or scalar list).
-    func yaml(indent: Int) -> String {
-        switch self {
-        case .mapping(let entries):
-            let pad = String(repeating: "  ", count: indent)
-            return entries.keys.sorted().map { key -> String in
-                let value = entries[key]!
-                if case .mapping = value { return "\(pad)\(key):\n" + value.yaml(indent: indent + 1) }
-                return "\(pad)\(key): \(value.yaml(indent: indent + 1))\n"
-            }.joined()
-        case .list(let items): return "[" + items.map { $0.yaml(indent: indent) }.joined(separator: ", ") + "]"
-        case .bool(let value): return value ? "true" : "false"
-        case .integer(let value): return String(value)
-        case .number(let value): return "\(value)"
-        case .string(let value):
-            let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            return "\"\(escaped)\""
         }
     }
 }

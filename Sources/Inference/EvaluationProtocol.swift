@@ -23,7 +23,8 @@ public struct EvaluationProtocol: Equatable, Sendable, CustomStringConvertible {
         "\(slidingWindow ? "sliding window" : "quick path"), class pooling \(classPooling), \(inputSize) px, \(classes) classes"
     }
 
-    var json: [String: Any] {
+    /// The `protocol` object of an evaluation's JSON (snake_case keys).
+    public var json: [String: Any] {
         ["class_pooling": classPooling, "sliding_window": slidingWindow, "input_size": inputSize, "classes": classes]
     }
 }
