@@ -61,6 +61,9 @@ public enum ModelBuilder {
         guard a.decoder.hidden % a.decoder.heads == 0 else {
             throw fail("model.architecture.decoder.hidden", "\(a.decoder.hidden) is not divisible by heads \(a.decoder.heads)")
         }
+        guard a.decoder.pooling <= grid else {
+            throw fail("model.architecture.decoder.pooling", "\(a.decoder.pooling) is larger than the \(grid)² feature grid")
+        }
         guard grid % a.decoder.window == 0 else {
             throw fail("model.architecture.decoder.window", "\(a.decoder.window) must divide the feature grid \(grid)")
         }

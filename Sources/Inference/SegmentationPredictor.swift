@@ -21,19 +21,25 @@ public struct SegmentationPredictor {
     /// official crop (``officialCrop(_:imageSize:applies:)``). 1 (the default) resizes the image
     /// itself; 32 reproduces the official quick path exactly.
     public let sizeDivisibility: Int
+    /// The class aggregation's pooling window: 1 for the evaluation protocol (spec §8), the
+    /// training value (2) for the quick validation during training (spec §7).
+    public let classPooling: Int
 
-    public init(model: FGAsegModel, inputSize: Int, fastTopK: Int? = nil, sizeDivisibility: Int = 1) {
+    public init(model: FGAsegModel, inputSize: Int, fastTopK: Int? = nil, sizeDivisibility: Int = 1, classPooling: Int = 1) {
         self.model = model
         self.inputSize = inputSize
         self.fastTopK = fastTopK
         self.sizeDivisibility = max(1, sizeDivisibility)
+        self.classPooling = classPooling
     }
 
     /// Probabilities [B, T, S, S] of a batch of S × S inputs: σ(logits) bilinearly up-sampled
     /// (spec §8), or the fast path's probabilities up-sampled.
     func probabilities(batch: Tensor, classes: Tensor, size: (Int, Int)) -> Tensor {
-        if let topK = fastTopK { return model.fastProbabilities(batch, classes: classes, topK: topK).bilinearResized(to: size, alignCorners: false) }
-        return model(batch, classes: classes, decoderClassChunk: Self.decoderClassChunk).logits
+        if let topK = fastTopK {
+            return model.fastProbabilities(batch, classes: classes, topK: topK, classPooling: classPooling).bilinearResized(to: size, alignCorners: false)
+        }
+        return model(batch, classes: classes, decoderClassChunk: Self.decoderClassChunk, classPooling: classPooling).logits
             .bilinearResized(to: size, alignCorners: false).sigmoid()
     }
 
@@ -48,8 +54,8 @@ public struct SegmentationPredictor {
                 let padded = d > 1 ? pixels.padded([(0, 0), (0, 0), (0, (d - h % d) % d), (0, (d - w % d) % d)]) : pixels
                 let input = padded.bilinearResized(to: (inputSize, inputSize), alignCorners: false)
                 // As the official code: σ at the decoder's resolution, then resized.
-                let decoded = fastTopK.map { model.fastProbabilities(input, classes: classes, topK: $0) }
-                    ?? model(input, classes: classes, decoderClassChunk: Self.decoderClassChunk).logits.sigmoid()
+                let decoded = fastTopK.map { model.fastProbabilities(input, classes: classes, topK: $0, classPooling: classPooling) }
+                    ?? model(input, classes: classes, decoderClassChunk: Self.decoderClassChunk, classPooling: classPooling).logits.sigmoid()
                 return Self.officialCrop(decoded, imageSize: size, applies: d > 1).bilinearResized(to: size, alignCorners: false)
             }
             let s = inputSize, big = Int((Double(s) * 5 / 3).rounded()), stride = Int(Double(s) * (1 - 0.333))

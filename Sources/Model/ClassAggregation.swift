@@ -72,17 +72,15 @@ public final class ClassAggregation: Module {
     public let norm1: LayerNorm, norm2: LayerNorm
     public let paddingTokens: Tensor, paddingGuidance: Tensor
     public let padLength: Int
-    /// Average-pooling window (2 in training, 1 at evaluation in FGAseg).
-    public var pooling: Int
 
-    public init(width: Int, guidanceWidth: Int, heads: Int, pooling: Int, padLength: Int, generator: inout RandomGenerator) {
+    public init(width: Int, guidanceWidth: Int, heads: Int, padLength: Int, generator: inout RandomGenerator) {
         attention = GuidedLinearAttention(width: width, guidanceWidth: guidanceWidth, heads: heads, generator: &generator)
         mlp = MLP(width, hidden: 4 * width, width, activation: { $0.relu() }, generator: &generator)
         norm1 = LayerNorm(width)
         norm2 = LayerNorm(width)
         paddingTokens = Tensor(repeating: 0, shape: [width])
         paddingGuidance = Tensor(repeating: 0, shape: [guidanceWidth])
-        (self.padLength, self.pooling) = (padLength, pooling)
+        self.padLength = padLength
         super.init()
         child("attention", attention)
         child("MLP", mlp)
@@ -92,7 +90,9 @@ public final class ClassAggregation: Module {
         parameter("padding_guidance", paddingGuidance)
     }
 
-    /// `x` [B, C, T, H, W], `guidance` [B, T, G] (text) → [B, C, T, H, W].
+    /// `x` [B, C, T, H, W], `guidance` [B, T, G] (text) → [B, C, T, H, W], with every class map
+    /// average-pooled by `pooling` (FGAseg: 2 in training, 1 for the evaluation protocol) before the
+    /// attention and up-sampled back after it.
     ///
     /// The class axis is padded to `padLength` as in the reference, but the padding tokens are
     /// not materialised: they only act as keys and values (``GuidedLinearAttention``), and their
@@ -100,7 +100,7 @@ public final class ClassAggregation: Module {
     /// each (channel, class) plane, so they run in the input's layout, and one permutation each
     /// way takes the planes to tokens [B·P, T, C] and back. When nothing is recorded, the fused
     /// ``unrecordedTokenPass(_:guidance:)`` runs the attention and MLP.
-    public func callAsFunction(_ x: Tensor, guidance: Tensor) -> Tensor {
+    public func callAsFunction(_ x: Tensor, guidance: Tensor, pooling: Int) -> Tensor {
         let (b, c, t, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4])
         let pooled = x.reshaped([b, c * t, h, w]).avgPool2d(kernel: pooling)
         let (ph, pw) = (pooled.shape[2], pooled.shape[3])

@@ -88,7 +88,7 @@ public final class CostAggregationDecoder: Module {
         for _ in 0..<c.layers {
             spatial.append(SpatialAggregation(width: c.hidden, guidanceWidth: c.appearanceGuidance, resolution: (c.resolution, c.resolution),
                                               heads: c.heads, window: c.window, generator: &generator))
-            classes.append(ClassAggregation(width: c.hidden, guidanceWidth: c.textGuidance, heads: c.heads, pooling: c.pooling,
+            classes.append(ClassAggregation(width: c.hidden, guidanceWidth: c.textGuidance, heads: c.heads,
                                             padLength: c.padLength, generator: &generator))
         }
         (spatialLayers, classLayers) = (spatial, classes)
@@ -136,7 +136,7 @@ public final class CostAggregationDecoder: Module {
     /// survivors go through the following stages. Returns probabilities [B, T, 4H, 4W]: σ(logit)
     /// for the classes that survive all three heads, 0 for rejected ones (the reference applies σ
     /// twice; this does not). Call under `noGrad`; needs a decoder built with `fast`.
-    public func fastProbabilities(image: Tensor, text: Tensor, decoderGuidance: [Tensor], topK: Int) -> Tensor {
+    public func fastProbabilities(image: Tensor, text: Tensor, decoderGuidance: [Tensor], topK: Int, classPooling: Int) -> Tensor {
         precondition(rejectionHeads.count == 3, "fast inference needs a decoder configured with fast = true")
         let (b, totalClasses) = (text.shape[0], text.shape[1])
         let kept = selectClasses(image: image, text: text)
@@ -163,7 +163,7 @@ public final class CostAggregationDecoder: Module {
         localEmbedding = localEmbedding?.indexSelect(2, survivors0)
         textGuidance = textGuidance.indexSelect(1, survivors0)
         for (spatial, classes) in zip(spatialLayers, classLayers) {
-            cost = classes(spatial(cost, guidance: appearance), guidance: textGuidance)
+            cost = classes(spatial(cost, guidance: appearance), guidance: textGuidance, pooling: classPooling)
         }
         // Head 1 before Up-1, head 2 before Up-2.
         var local = localEmbedding.map(perClass)
@@ -223,8 +223,6 @@ public final class CostAggregationDecoder: Module {
         Tensor.concat(kept.enumerated().map { row, indices in text.narrowed(0, start: row, length: 1).indexSelect(1, indices) }, along: 0)
     }
 
-    /// Sets the class-aggregation pooling (2 for training, 1 for evaluation).
-    public func setPooling(_ pooling: Int) { classLayers.forEach { $0.pooling = pooling } }
 
     /// Applies a 1-input-channel 7×7 embedding to every class map: [B, T, H, W] → [B, C, T, H, W].
     private func embed(_ cost: Tensor, _ conv: Conv2d) -> Tensor {
@@ -258,9 +256,10 @@ public final class CostAggregationDecoder: Module {
     ///   - classChunk: classes the per-class decoder runs at a time (0: all at once). The logits
     ///     are the same; chunks keep its [B·chunk, 32, 4H, 4W] maps in cache instead of streaming
     ///     [B·T, …] ones through memory (inference of 150 classes: 2× faster).
+    ///   - classPooling: the class aggregation's pooling window (``ClassAggregation``).
     /// - Returns: logits [B, T, 4H, 4W] and, with fast heads, their auxiliary logits.
-    public func callAsFunction(image: Tensor, text: Tensor, decoderGuidance: [Tensor], classChunk: Int = 0) -> Output {
-        let aggregated = aggregate(image: image, text: text, decoderGuidance: decoderGuidance)
+    public func callAsFunction(image: Tensor, text: Tensor, decoderGuidance: [Tensor], classChunk: Int = 0, classPooling: Int) -> Output {
+        let aggregated = aggregate(image: image, text: text, decoderGuidance: decoderGuidance, classPooling: classPooling)
         let t = aggregated.cost.shape[2]
         let decoded: Output
         if classChunk > 0 && classChunk < t {
@@ -292,9 +291,10 @@ public final class CostAggregationDecoder: Module {
         public var auxiliary: [Tensor]
     }
 
-    /// Runs everything up to the per-class up-sampling decoder; `spatialRecomputation` (training)
-    /// bounds the activations the spatial aggregation keeps for backward.
-    public func aggregate(image: Tensor, text: Tensor, decoderGuidance: [Tensor],
+    /// Runs everything up to the per-class up-sampling decoder, the class aggregation pooled by
+    /// `classPooling`; `spatialRecomputation` (training) bounds the activations the spatial
+    /// aggregation keeps for backward.
+    public func aggregate(image: Tensor, text: Tensor, decoderGuidance: [Tensor], classPooling: Int,
                           spatialRecomputation: SpatialRecomputation? = nil) -> Aggregated {
         let b = text.shape[0]
         let kept = selectClasses(image: image, text: text)
@@ -316,7 +316,7 @@ public final class CostAggregationDecoder: Module {
             cost = Profiler.section("spatial aggregation \(index)") {
                 spatial(cost, guidance: appearance, recomputation: spatialRecomputation)
             }
-            cost = Profiler.section("class aggregation \(index)") { classes(cost, guidance: textGuidance) }
+            cost = Profiler.section("class aggregation \(index)") { classes(cost, guidance: textGuidance, pooling: classPooling) }
         }
         return Aggregated(cost: cost, local: localEmbedding, guides: decoderGuides, kept: kept, auxiliary: auxiliary)
     }

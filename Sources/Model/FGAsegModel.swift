@@ -48,9 +48,6 @@ public final class FGAsegModel: Module {
     public let decoder: CostAggregationDecoder
     /// The T2P branch; nil with `t2pWeight` 0.
     public let projector: TextToPixelProjector?
-    /// Class-aggregation pooling in evaluation mode: 1 for the evaluation protocol (spec §8), the
-    /// training value (2) for the quick validation during training (spec §7).
-    public var inferencePooling = 1
 
     public init(clip: CLIPModel, configuration: Configuration, seed: UInt64 = 0) {
         self.clip = clip
@@ -103,13 +100,16 @@ public final class FGAsegModel: Module {
     ///   - images: CLIP-normalised images [B, 3, S, S].
     ///   - classes: normalised class embeddings [T, D] (``classEmbeddings(_:)``).
     ///   - decoderClassChunk: classes the per-class up-sampling decoder runs at a time (0: all at
-    ///     once; same logits, see ``CostAggregationDecoder/callAsFunction(image:text:decoderGuidance:classChunk:)``).
+    ///     once; same logits, see ``CostAggregationDecoder/callAsFunction(image:text:decoderGuidance:classChunk:classPooling:)``).
+    ///   - classPooling: the class aggregation's pooling window; nil: the configured one
+    ///     (`decoder.pooling`, 2) in training, 1 (the evaluation protocol, spec §8) in evaluation
+    ///     mode. The quick validation during training passes the training value (spec §7).
     /// - Returns: segmentation logits [B, T, 4g, 4g] (g = S / patch) and, in training, the T2P
     ///   logits and the fast decoder's auxiliary logits.
-    public func callAsFunction(_ images: Tensor, classes: Tensor, decoderClassChunk: Int = 0) -> Output {
+    public func callAsFunction(_ images: Tensor, classes: Tensor, decoderClassChunk: Int = 0, classPooling: Int? = nil) -> Output {
         let (image, guidance, text) = imagePath(images, classes: classes)
-        decoder.setPooling(isTraining ? configuration.decoder.pooling : inferencePooling)
-        let decoded = decoder(image: image, text: text, decoderGuidance: guidance, classChunk: decoderClassChunk)
+        let decoded = decoder(image: image, text: text, decoderGuidance: guidance, classChunk: decoderClassChunk,
+                              classPooling: classPooling ?? (isTraining ? configuration.decoder.pooling : 1))
         let textToPixel = isTraining ? projector.map { projector in Profiler.section("T2P branch") { projector(image: image, text: text) } } : nil
         return Output(logits: decoded.logits, textToPixel: textToPixel,
                       auxiliary: isTraining ? decoded.auxiliary : [])
@@ -117,11 +117,11 @@ public final class FGAsegModel: Module {
 
     /// Fast inference (spec §3.12): class probabilities [B, T, 4g, 4g], 0 for the classes the
     /// rejection heads drop (fewer than `topK` best at every pixel). Needs `decoder.fast`; call
-    /// under `noGrad` in evaluation mode.
-    public func fastProbabilities(_ images: Tensor, classes: Tensor, topK: Int) -> Tensor {
+    /// under `noGrad` in evaluation mode; `classPooling` as in ``callAsFunction(_:classes:decoderClassChunk:classPooling:)``
+    /// in evaluation mode.
+    public func fastProbabilities(_ images: Tensor, classes: Tensor, topK: Int, classPooling: Int = 1) -> Tensor {
         let (image, guidance, text) = imagePath(images, classes: classes)
-        decoder.setPooling(inferencePooling)
-        return decoder.fastProbabilities(image: image, text: text, decoderGuidance: guidance, topK: topK)
+        return decoder.fastProbabilities(image: image, text: text, decoderGuidance: guidance, topK: topK, classPooling: classPooling)
     }
 
     /// One training forward and backward with the per-class up-sampling decoder and its losses run
@@ -139,9 +139,9 @@ public final class FGAsegModel: Module {
         -> (segmentation: Float, textToPixel: Float, total: Float) {
         precondition(isTraining, "chunkedTrainingStep needs training mode")
         let (image, guidance, text) = imagePath(images, classes: classes)
-        decoder.setPooling(configuration.decoder.pooling)
         let recomputation = SpatialRecomputation(classChunk: classChunk, keptClasses: keptSpatialClasses)
-        let aggregated = decoder.aggregate(image: image, text: text, decoderGuidance: guidance, spatialRecomputation: recomputation)
+        let aggregated = decoder.aggregate(image: image, text: text, decoderGuidance: guidance, classPooling: configuration.decoder.pooling,
+                                           spatialRecomputation: recomputation)
         precondition(aggregated.kept == nil, "chunked training supports vocabularies up to the padding length")
         let t = aggregated.cost.shape[2]
         // The per-class part runs on detached copies; their gradients are carried upstream below.

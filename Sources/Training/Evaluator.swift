@@ -10,17 +10,18 @@ import Tensor
 /// matrices are summed with an integer all-reduce, so the result equals a single-process run.
 public enum Evaluator {
     /// Evaluates `model` (switched to evaluation mode for the call) on the first `count` samples
-    /// of `source` with class embeddings `classes` [T, D]. The closing all-reduce runs under
+    /// of `source` with class embeddings `classes` [T, D], the class aggregation pooled by
+    /// `classPooling` (``SegmentationPredictor/classPooling``). The closing all-reduce runs under
     /// `watchdog`, which also learns each image's time. `progress(done)` reports this rank's images;
     /// `predicted(index, sample, labels)` sees every prediction of this rank.
     public static func evaluate(model: FGAsegModel, classes: Tensor, source: SampleSource, count: Int, inputSize: Int,
-                                slidingWindow: Bool, world: any Communicator, watchdog: CollectiveWatchdog?,
+                                slidingWindow: Bool, classPooling: Int, world: any Communicator, watchdog: CollectiveWatchdog?,
                                 progress: (Int, Int) -> Void = { _, _ in },
                                 predicted: (Int, DecodedSample, [Int32]) throws -> Void = { _, _, _ in }) throws -> ConfusionMatrix {
         let wasTraining = model.isTraining
         model.eval()
         defer { model.train(wasTraining) }
-        let predictor = SegmentationPredictor(model: model, inputSize: inputSize)
+        let predictor = SegmentationPredictor(model: model, inputSize: inputSize, classPooling: classPooling)
         var matrix = ConfusionMatrix(classCount: classes.shape[0])
         let mine = Array(stride(from: world.rank, to: count, by: world.size))
         let loaded = Prefetcher<DecodedSample>(count: mine.count, workers: 1, depth: 2) { try source.decodedSample(at: mine[$0]) }

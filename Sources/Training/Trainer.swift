@@ -286,12 +286,11 @@ public final class Trainer {
         let prompts = ModelBuilder.prompts(source.classNames, tokenizer: tokenizer, template: c.model.promptTemplate)
         let used = EvaluationProtocol(classPooling: c.test.slidingWindow ? 1 : c.model.architecture.decoder.pooling,
                                       slidingWindow: c.test.slidingWindow, inputSize: c.data.cropSize, classes: source.classNames.count)
-        model.inferencePooling = used.classPooling
-        defer { model.inferencePooling = 1 }
         let classes = noGrad { model.classEmbeddings(prompts) }
         let start = Date()
         let matrix = try Evaluator.evaluate(model: model, classes: classes, source: source, count: count, inputSize: c.data.cropSize,
-                                            slidingWindow: c.test.slidingWindow, world: world, watchdog: watchdog, predicted: { index, sample, labels in
+                                            slidingWindow: c.test.slidingWindow, classPooling: used.classPooling, world: world,
+                                            watchdog: watchdog, predicted: { index, sample, labels in
             // The first validation image, at every evaluation: input | ground truth | prediction.
             guard index == 0, let events else { return }
             let panel = SegmentationRendering.comparison(sample.image, groundTruth: sample.labels.samples.map { Int32($0) },

@@ -39,8 +39,8 @@ import Tensor
         let decoder = Self.decoder()
         let (image, text, guidance) = Self.inputs(classes: classes)
         let (fast, full) = noGrad {
-            (decoder.fastProbabilities(image: image, text: text, decoderGuidance: guidance, topK: classes),
-             decoder(image: image, text: text, decoderGuidance: guidance).logits.sigmoid())
+            (decoder.fastProbabilities(image: image, text: text, decoderGuidance: guidance, topK: classes, classPooling: 1),
+             decoder(image: image, text: text, decoderGuidance: guidance, classPooling: 1).logits.sigmoid())
         }
         #expect(fast.shape == full.shape)
         #expect((0..<fast.count).allSatisfy { abs(fast.pointer[$0] - full.pointer[$0]) <= 1e-5 })
@@ -54,7 +54,7 @@ import Tensor
             parameter.tensor.pointer.initialize(repeating: 0, count: parameter.tensor.count)
         }
         let (image, text, guidance) = Self.inputs(classes: 7)
-        let probabilities = noGrad { decoder.fastProbabilities(image: image, text: text, decoderGuidance: guidance, topK: 1) }
+        let probabilities = noGrad { decoder.fastProbabilities(image: image, text: text, decoderGuidance: guidance, topK: 1, classPooling: 1) }
         let plane = 48 * 48
         let alive = (0..<7).filter { k in (0..<plane).contains { probabilities.pointer[k * plane + $0] != 0 } }
         #expect(alive == [0], "survivors \(alive)")

@@ -41,9 +41,9 @@ enum ModuleFixture {
                                        heads: a["heads"]!, window: a["window"]!, generator: &generator)
             return (m, { m($0["x"]!, guidance: $0["guidance"]!) })
         case "class":
-            let m = ClassAggregation(width: a["width"]!, guidanceWidth: a["guidance"]!, heads: a["heads"]!, pooling: a["pooling"]!,
+            let m = ClassAggregation(width: a["width"]!, guidanceWidth: a["guidance"]!, heads: a["heads"]!,
                                      padLength: a["pad"]!, generator: &generator)
-            return (m, { m($0["x"]!, guidance: $0["guidance"]!) })
+            return (m, { m($0["x"]!, guidance: $0["guidance"]!, pooling: a["pooling"]!) })
         case "up":
             let m = UpStage(a["in"]!, a["out"]!, guidanceChannels: a["guidance"]!, generator: &generator)
             return (m, { m($0["x"]!, guidance: $0["guidance"]!) })
@@ -56,7 +56,7 @@ enum ModuleFixture {
             configuration.pooling = a["pooling"]!
             configuration.fusion = a["cat"]! == 1 ? .cat : .add
             let m = CostAggregationDecoder(configuration, generator: &generator)
-            return (m, { m(image: $0["image"]!, text: $0["text"]!, decoderGuidance: [$0["g1"]!, $0["g2"]!]).logits })
+            return (m, { m(image: $0["image"]!, text: $0["text"]!, decoderGuidance: [$0["g1"]!, $0["g2"]!], classPooling: a["pooling"]!).logits })
         default:
             fatalError("no Swift module for fixture module \(c.module)")
         }
@@ -113,11 +113,11 @@ enum ModuleFixture {
         let appearance = Tensor.normal([2, 128, 24, 24], using: &generator)
         compare("spatial aggregation", Tensor.normal([2, 128, 3, 24, 24], using: &generator)) { spatial($0, guidance: appearance) }
         for (classes, pooling) in [(20, 1), (20, 2), (256, 1)] {
-            let layer = ClassAggregation(width: 128, guidanceWidth: 128, heads: 4, pooling: pooling, padLength: 256, generator: &generator)
+            let layer = ClassAggregation(width: 128, guidanceWidth: 128, heads: 4, padLength: 256, generator: &generator)
             randomize(layer)
             let text = Tensor.normal([2, classes, 128], using: &generator)
             compare("class aggregation, T = \(classes), pooling \(pooling)", Tensor.normal([2, 128, classes, 6, 6], using: &generator)) {
-                layer($0, guidance: text)
+                layer($0, guidance: text, pooling: pooling)
             }
         }
     }

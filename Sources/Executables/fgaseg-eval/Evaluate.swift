@@ -45,6 +45,9 @@ struct Evaluate: Tool {
     @Flag(inversion: .prefixedNo, help: "The sliding-window protocol of spec §8 (default on).")
     var slidingWindow = true
 
+    @Option(help: "The class aggregation's pooling window: 1 is the evaluation protocol (spec §8); the training-time evaluation of the paper configs uses 2 with --no-sliding-window.")
+    var classPooling = 1
+
     @Option(help: "Evaluate only the first N images (0 = all).")
     var maxImages = 0
 
@@ -59,6 +62,7 @@ struct Evaluate: Tool {
             throw ValidationError("--watchdog-seconds must be a finite number ≥ 0, got \(watchdogSeconds)")
         }
         if maxImages < 0 { throw ValidationError("--max-images must be ≥ 0, got \(maxImages)") }
+        if classPooling < 1 { throw ValidationError("--class-pooling must be ≥ 1, got \(classPooling)") }
     }
 
     func run() throws {
@@ -82,6 +86,9 @@ struct Evaluate: Tool {
             default: throw ValidationError("give exactly one of --dataset, --shards or --demo")
             }
             configuration.data.test = section
+            guard classPooling <= configuration.model.architecture.decoder.resolution else {
+                throw ValidationError("--class-pooling \(classPooling) is larger than the model's \(configuration.model.architecture.decoder.resolution)² class maps")
+            }
             // Every weight, CLIP's included, comes from the checkpoint.
             let (model, tokenizer) = try ModelBuilder.model(configuration, loadCLIPWeights: false)
             try ModelStore.loadWeights(from: checkpoint, into: model)
@@ -95,14 +102,14 @@ struct Evaluate: Tool {
             let watchdog = try CollectiveWatchdog(communicator: world, timeout: configuration.distributed.watchdogTimeout)
             let bar = world.isMain ? ProgressBar(total: (count + world.size - 1) / world.size, label: "evaluating (rank 0)") : nil
             let matrix = try Evaluator.evaluate(model: model, classes: classes, source: source, count: count,
-                                                inputSize: configuration.data.cropSize, slidingWindow: slidingWindow, world: world,
-                                                watchdog: watchdog) { done, _ in
+                                                inputSize: configuration.data.cropSize, slidingWindow: slidingWindow,
+                                                classPooling: classPooling, world: world, watchdog: watchdog) { done, _ in
                 bar?.update(done)
             }
             guard world.isMain else { return }
             let metrics = matrix.metrics
             let name = dataset ?? shards ?? "demo"
-            let used = EvaluationProtocol(classPooling: model.inferencePooling, slidingWindow: slidingWindow,
+            let used = EvaluationProtocol(classPooling: classPooling, slidingWindow: slidingWindow,
                                           inputSize: configuration.data.cropSize, classes: source.classNames.count)
             print("\n\(name): \(count) images, \(used)")
             print(String(format: "  mIoU %6.2f   fwIoU %6.2f   mACC %6.2f   pACC %6.2f", metrics.mIoU, metrics.fwIoU, metrics.mACC, metrics.pACC))
