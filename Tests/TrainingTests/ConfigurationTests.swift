@@ -101,6 +101,19 @@ import Testing
         #expect(Set(error.problems.map(\.key)) == ["solver.ims_per_rank", "solver.eps", "log_period"])
     }
 
+    /// Architecture values that do not fit the CLIP grid are errors naming the key, before any
+    /// layer is built (a pooling window larger than the class maps used to trap in avg_pool2d).
+    @Test func poolingLargerThanTheGridIsNamed() throws {
+        var configuration = try ConfigurationLoader.load(path: configsFolder + "/demo.yaml")
+        configuration.model.architecture.decoder.pooling = configuration.model.architecture.decoder.resolution + 1
+        do {
+            _ = try ModelBuilder.model(configuration)
+            Issue.record("a pooling window larger than the grid was accepted")
+        } catch let error as ConfigurationError {
+            #expect(error.problems.first?.key == "model.architecture.decoder.pooling", "\(error)")
+        }
+    }
+
     /// Nested aliases that would expand to 10⁹ values, deep nesting, oversized files and duplicate
     /// keys are refused before any value is built.
     @Test func hostileYAMLIsRefused() throws {
