@@ -4,7 +4,10 @@ import Foundation
 /// The command-line contract every `fgaseg-*` tool follows:
 /// - one error style: `TOOL: error: MESSAGE` (under MPI, `TOOL [rank R/N on HOST]: error: …`) on
 ///   standard error, warnings as `TOOL: warning: …`;
-/// - one table of exit codes (``ToolExitCode``);
+/// - one table of exit codes (README, "Tools"): 0 done (also a training run stopped by a signal
+///   after its checkpoint), 1 failure (under `mpirun`, any rank's, through `MPI_Abort`), 3 the
+///   collective watchdog ended the job, 64 bad usage (ArgumentParser's `EX_USAGE`, also for a
+///   `ValidationError` thrown by the command), 130 a second SIGINT;
 /// - `--version` (``BuildDescription``) and line-buffered standard output.
 public protocol Tool: ParsableCommand {}
 
@@ -28,21 +31,6 @@ extension Tool {
             Foundation.exit(code.rawValue)
         }
     }
-}
-
-/// The exit codes of every `fgaseg-*` tool (the README's tool table lists them).
-public enum ToolExitCode {
-    /// Done; also a training run stopped by a signal after writing its checkpoint.
-    public static let success: Int32 = 0
-    /// A failure: unreadable or invalid input, a file that could not be written, a diverged run, or
-    /// (fgaseg-segment, fgaseg-prepare) at least one image or sample that failed.
-    public static let failure: Int32 = 1
-    /// A collective did not finish in time (the watchdog ended the job, naming the missing ranks).
-    public static let watchdog: Int32 = 3
-    /// Bad command-line usage or configuration values (BSD `EX_USAGE`).
-    public static let usage: Int32 = 64
-    /// A second SIGINT: ended at once, without a checkpoint (128 + SIGINT).
-    public static let interrupted: Int32 = 130
 }
 
 /// The running tool's name (`fgaseg-train`, …).

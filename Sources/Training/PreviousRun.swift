@@ -30,8 +30,8 @@ public enum PreviousRun {
         guard !found.isEmpty else { return }
         switch policy {
         case .refuse:
-            throw ConfigurationError(key: "output_dir", source: "fgaseg-train",
-                                     "\(folder) already holds a training run (\(found.joined(separator: ", "))): continue it with --resume, write elsewhere with --output-dir, or delete it and start over with --force")
+            throw ConfigurationError(key: "output_dir", source: folder,
+                                     "already holds a training run (\(found.joined(separator: ", "))): continue it with --resume, write elsewhere with --output-dir, or delete it and start over with --force")
         case .replace:
             for name in found { try FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(name)) }
         }

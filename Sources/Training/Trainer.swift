@@ -163,11 +163,21 @@ public final class Trainer {
         model.train()
         var lastMetrics: SegmentationMetrics?
         var windowStart = Date(), windowWait = loader.waitSeconds, windowIterations = 0
+        // Seconds per phase over the log window: forward + backward (data waits included, reported
+        // apart), gradient and loss all-reduces, clipping + AdamW.
+        var phases = (compute: 0.0, communication: 0.0, optimizer: 0.0)
+        CachingAllocator.shared.resetPeak()
         var sums = [Double](repeating: 0, count: 3)  // segmentation, t2p, total over the log window
         while iteration < c.solver.maxIter {
             let it = iteration, stepStart = Date()
             flat.zeroGradients()
             var local = [Double](repeating: 0, count: 5)  // segmentation, t2p, total, non-finite, stop
+            var mark = Date()
+            func phaseEnded() -> Double {
+                let now = Date()
+                defer { mark = now }
+                return now.timeIntervalSince(mark)
+            }
             for micro in 0..<accumulateSteps {
                 let batch = try loader.next()
                 reducer.isSynchronizing = micro == accumulateSteps - 1
@@ -179,11 +189,13 @@ public final class Trainer {
                 if !losses.total.isFinite { local[3] = 1 }
             }
             watchdog.observe(stepSeconds: Date().timeIntervalSince(stepStart))
+            phases.compute += phaseEnded()
             try watchdog.guarding("gradient all-reduce", step: it) { try reducer.finish() }
             flat.gradientScale /= Float(accumulateSteps)
             local[4] = stopRequest.reason == nil ? 0 : 1
             var agreed = local
             try watchdog.guarding("loss all-reduce", step: it) { try agreed.withUnsafeMutableBufferPointer { try world.allReduce($0, .sum) } }
+            phases.communication += phaseEnded()
             let learningRate = schedule.learningRate(at: it)
             if agreed[3] > 0 {
                 skippedSteps += 1
@@ -195,6 +207,7 @@ public final class Trainer {
                 if c.solver.clipGradNorm > 0 { flat.clipGradientNorm(Float(c.solver.clipGradNorm)) }
                 optimizer.update(learningRate: Float(learningRate))
             }
+            phases.optimizer += phaseEnded()
             iteration = it + 1
             windowIterations += 1
             for k in 0..<3 { sums[k] += agreed[k] / Double(world.size) }
@@ -206,17 +219,27 @@ public final class Trainer {
                 let seconds = Date().timeIntervalSince(windowStart) / Double(windowIterations)
                 let wait = (loader.waitSeconds - windowWait) / max(Date().timeIntervalSince(windowStart), 1e-9)
                 let mean = sums.map { $0 / Double(windowIterations) }
+                let perIteration = (compute: phases.compute / Double(windowIterations), communication: phases.communication / Double(windowIterations),
+                                    optimizer: phases.optimizer / Double(windowIterations))
+                let peakGB = Double(CachingAllocator.shared.peakLiveBytes) / 1e9
                 if world.isMain {
                     let eta = formatDuration(seconds * Double(c.solver.maxIter - iteration)) as NSString
-                    log(String(format: "iter %d/%d  loss %.4f (seg %.4f  t2p %.4f)  lr %.3e  %.3f s/it  data %.1f%%  ETA %@",
-                               iteration, c.solver.maxIter, mean[2], mean[0], mean[1], learningRate, seconds, 100 * wait, eta))
+                    log(String(format: "iter %d/%d  loss %.4f (seg %.4f  t2p %.4f)  lr %.3e  %.3f s/it (fwd+bwd %.3f  comm %.3f  optim %.3f)  data %.1f%%  peak %.2f GB  ETA %@",
+                               iteration, c.solver.maxIter, mean[2], mean[0], mean[1], learningRate, seconds, perIteration.compute,
+                               perIteration.communication, perIteration.optimizer, 100 * wait, peakGB, eta))
                     try metricsLog?.write(["iteration": iteration, "loss": mean[2], "loss_seg": mean[0], "loss_t2p": mean[1],
                                            "lr": learningRate, "seconds_per_iteration": seconds, "data_wait": wait,
+                                           "seconds_compute": perIteration.compute, "seconds_communication": perIteration.communication,
+                                           "seconds_optimizer": perIteration.optimizer, "peak_tensor_gb": peakGB,
                                            "skipped_steps": skippedSteps])
                     events?.add(scalars: [("loss/total", mean[2]), ("loss/segmentation", mean[0]), ("loss/t2p", mean[1]),
-                                          ("lr", learningRate), ("time/seconds_per_iteration", seconds)], step: iteration)
+                                          ("lr", learningRate), ("time/seconds_per_iteration", seconds),
+                                          ("time/compute", perIteration.compute), ("time/communication", perIteration.communication),
+                                          ("time/optimizer", perIteration.optimizer), ("memory/peak_tensor_gb", peakGB)], step: iteration)
                 }
                 (windowStart, windowWait, windowIterations) = (Date(), loader.waitSeconds, 0)
+                phases = (0, 0, 0)
+                CachingAllocator.shared.resetPeak()
                 sums = [Double](repeating: 0, count: 3)
             }
             if c.test.evalPeriod > 0 && (iteration % c.test.evalPeriod == 0 || iteration == c.solver.maxIter) && !stopping {

@@ -130,6 +130,14 @@ import Testing
             .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(rows.allSatisfy { ($0["time"] as? Double).map { abs($0 - Date().timeIntervalSince1970) < 3600 } == true })
         #expect(rows.contains { $0["iteration"] as? Int == 150 && $0["eval/mIoU"] as? Double == metrics.mIoU })
+        // Every logged window splits its time into phases that fit in it, and reports its peak memory.
+        let windows = rows.filter { $0["loss"] != nil }
+        #expect(!windows.isEmpty && windows.allSatisfy { row in
+            guard let total = row["seconds_per_iteration"] as? Double, let compute = row["seconds_compute"] as? Double,
+                  let communication = row["seconds_communication"] as? Double, let optimizer = row["seconds_optimizer"] as? Double,
+                  let peak = row["peak_tensor_gb"] as? Double else { return false }
+            return compute > 0 && communication >= 0 && optimizer > 0 && compute + communication + optimizer <= total * 1.001 + 1e-4 && peak > 0
+        }, "\(windows.first ?? [:])")
         // TensorBoard: the resolved config as text, and at the evaluation the first validation
         // scene as image | ground truth | prediction.
         let eventFile = try #require(try FileManager.default.contentsOfDirectory(atPath: folder).first { $0.hasPrefix("events.out.tfevents.") })
