@@ -18,8 +18,8 @@ enum ConfigurationYAML {
         switch value {
         case let flag as Bool: return Node(flag ? "true" : "false", Tag(.bool))
         case let integer as Int: return Node(String(integer), Tag(.int))
-        case let number as Double: return Node(floatText(number.description, isFinite: number.isFinite, isNaN: number.isNaN, sign: number.sign), Tag(.float))
-        case let number as Float: return Node(floatText(number.description, isFinite: number.isFinite, isNaN: number.isNaN, sign: number.sign), Tag(.float))
+        case let number as Double: return Node(floatText(number), Tag(.float))
+        case let number as Float: return Node(floatText(number), Tag(.float))
         case let string as String: return Node(string, Tag(.str), .doubleQuoted)
         case let choice as any RawRepresentable:  // String-backed enums such as CostFusion
             return node(choice.rawValue)
@@ -37,9 +37,10 @@ enum ConfigurationYAML {
 
     /// Swift's shortest round-tripping decimal text, with a decimal point in the mantissa
     /// (`1e-08` → `1.0e-08`) and YAML's spellings of infinity and NaN.
-    static func floatText(_ text: String, isFinite: Bool, isNaN: Bool, sign: FloatingPointSign) -> String {
-        if isNaN { return ".nan" }
-        if !isFinite { return sign == .minus ? "-.inf" : ".inf" }
+    static func floatText<Number: BinaryFloatingPoint & CustomStringConvertible>(_ number: Number) -> String {
+        if number.isNaN { return ".nan" }
+        if number.isInfinite { return number.sign == .minus ? "-.inf" : ".inf" }
+        let text = number.description
         guard let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) else { return text.contains(".") ? text : text + ".0" }
         let mantissa = text[..<e], exponent = text[text.index(after: e)...]
         let signedExponent = exponent.first == "-" || exponent.first == "+" ? String(exponent) : "+" + exponent

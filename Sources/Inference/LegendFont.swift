@@ -85,9 +85,12 @@ public final class LegendFont {
                         guard px >= 0, px < image.width else { continue }
                         let coverage = Int(buffer[row * Int(bitmap.pitch) + column])
                         guard coverage > 0 else { continue }
-                        for (channel, value) in [color.0, color.1, color.2].enumerated() {
+                        func blend(_ channel: Int, _ value: UInt8) {
                             image[py, px, channel] = UInt8((Int(image[py, px, channel]) * (255 - coverage) + Int(value) * coverage + 127) / 255)
                         }
+                        blend(0, color.0)
+                        blend(1, color.1)
+                        blend(2, color.2)
                     }
                 }
             }

@@ -78,14 +78,15 @@ public enum SegmentationRendering {
     public static func comparison(_ image: Raster<UInt8>, groundTruth: [Int32], prediction: [Int32], classCount: Int) -> Raster<UInt8> {
         let (w, h) = (image.width, image.height)
         var out = Raster<UInt8>(width: 3 * w, height: h, channels: 3)
+        func paint(_ y: Int, _ column: Int, _ label: Int32) {
+            let (r, g, b) = (0..<classCount).contains(Int(label)) ? color(Int(label)) : (0, 0, 0)
+            (out[y, column, 0], out[y, column, 1], out[y, column, 2]) = (r, g, b)
+        }
         for y in 0..<h {
             for x in 0..<w {
                 for c in 0..<3 { out[y, x, c] = image[y, x, c] }
-                for (panel, labels) in [(1, groundTruth), (2, prediction)] {
-                    let label = Int(labels[y * w + x])
-                    let (r, g, b) = (0..<classCount).contains(label) ? color(label) : (0, 0, 0)
-                    (out[y, panel * w + x, 0], out[y, panel * w + x, 1], out[y, panel * w + x, 2]) = (r, g, b)
-                }
+                paint(y, w + x, groundTruth[y * w + x])
+                paint(y, 2 * w + x, prediction[y * w + x])
             }
         }
         return out
