@@ -105,7 +105,7 @@ extension Tensor {
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
                               padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1) -> Tensor {
         precondition(x.rank == 4 && weight.rank == 4, "conv2d: input \(x.shape) and weight \(weight.shape) must be 4-D")
-        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
         let (o, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
         precondition(c % groups == 0 && o % groups == 0 && cg == c / groups,
                      "conv2d: weight \(weight.shape) does not fit input \(x.shape) with \(groups) groups")
@@ -116,6 +116,18 @@ extension Tensor {
         if o == 1 && groups == 1 && stride == (1, 1) && dilation == (1, 1) {
             return singleOutputConv2d(x, weight: weight, bias: bias, padding: padding)
         }
+        if runsDirect3x3(outChannels: o, width: w, kernel: (kh, kw), stride: stride, padding: padding, dilation: dilation, groups: groups) {
+            return conv2dDirect3x3(x, weight: weight, bias: bias)
+        }
+        return conv2dByIm2col(x, weight: weight, bias: bias, g, groups: groups)
+    }
+
+    /// `conv2d` by unfolding each image (im2col) and one GEMM per group; every shape.
+    /// `x` [N, C, H, W], `weight` [O, C/groups, kh, kw], `bias` [O] → [N, O, H', W'].
+    public static func conv2dByIm2col(_ x: Tensor, weight: Tensor, bias: Tensor?, _ g: Convolution2DGeometry, groups: Int) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+        let (oh, ow) = g.convolutionOutput(h, w)
         let og = o / groups, k = cg * kh * kw, l = oh * ow
         let out = Tensor(uninitializedShape: [n, o, oh, ow])
         let columns = Tensor(uninitializedShape: [k, l])

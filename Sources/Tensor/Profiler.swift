@@ -13,7 +13,8 @@ public enum Profiler {
         public var name: String
         public var forwardSeconds = 0.0
         public var backwardSeconds = 0.0
-        /// 2·m·n·k of every `BLAS.gemm` issued while the section ran, forward and backward.
+        /// 2·m·n·k of every `BLAS.gemm` and the multiply-adds of the direct convolutions issued
+        /// while the section ran, forward and backward.
         public var flops = 0.0
         /// The highest live tensor memory (bytes) seen while the section's forward ran.
         public var peakLiveBytes = 0
@@ -121,8 +122,11 @@ public enum Profiler {
     /// Adds the FLOPs of one GEMM to the innermost section, or to the section whose backward is
     /// running (`BLAS.gemm` calls this when profiling).
     @usableFromInline
-    static func addGEMM(m: Int, n: Int, k: Int) {
-        let flops = 2 * Double(m) * Double(n) * Double(k)
+    static func addGEMM(m: Int, n: Int, k: Int) { addFLOPs(2 * Double(m) * Double(n) * Double(k)) }
+
+    /// Adds `flops` multiply-add FLOPs of a GEMM-like kernel (e.g. a direct convolution) to the
+    /// innermost section, or to the section whose backward is running.
+    static func addFLOPs(_ flops: Double) {
         state.withLock { state in
             let name = state.backward ?? state.stack.last ?? "(outside sections)"
             state.update(name) { $0.flops += flops }

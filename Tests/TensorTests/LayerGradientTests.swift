@@ -8,6 +8,8 @@ import Tensor
         ([1, 2, 7, 7], 5, 7, 1, 3, 1, 1), ([2, 3, 5, 5], 2, 1, 1, 0, 1, 1),
         // One output channel (the direct stencil): padded, unpadded, rows longer than 8 lanes.
         ([2, 3, 6, 11], 1, 3, 1, 1, 1, 1), ([1, 2, 6, 5], 1, 3, 1, 0, 1, 1), ([1, 2, 5, 9], 1, 5, 1, 2, 1, 1),
+        // The direct 3×3 kernel: output channels not a multiple of 4, a row shorter than one tile.
+        ([2, 3, 5, 10], 6, 3, 1, 1, 1, 1),
     ])
     func conv2d(config: ([Int], Int, Int, Int, Int, Int, Int)) {
         let (shape, out, k, s, p, d, groups) = config
@@ -116,11 +118,33 @@ import Tensor
             (y * randomInput(y.shape, seed: 54)).sum().backward()
             return [y.detached(), x.grad!, w.grad!, b.grad!]
         }
-        for (name, (a, b)) in zip(["output", "x", "weight", "bias"], zip(run(stencil: true), run(stencil: false))) {
+        expectEqualAtScale(run(stencil: true), run(stencil: false), context: "single output")
+    }
+
+    /// The direct 3×3 kernel against the im2col path: outputs and all gradients, for tiles cut
+    /// short in both the channel and the pixel direction and at a decoder-like width.
+    @Test(arguments: [([3, 5, 7, 9], 6), ([2, 48, 12, 24], 32), ([1, 16, 6, 30], 5), ([2, 7, 4, 50], 64)])
+    func directConvolutionMatchesIm2col(config: ([Int], Int)) {
+        let (shape, out) = config
+        func run(direct: Bool) -> [Tensor] {
+            let x = randomInput(shape, seed: 55), w = randomInput([out, shape[1], 3, 3], seed: 56), b = randomInput([out], seed: 57)
+            for t in [x, w, b] { t.requiresGrad = true }
+            let y = direct ? Tensor.conv2dDirect3x3(x, weight: w, bias: b)
+                : Tensor.conv2dByIm2col(x, weight: w, bias: b, Convolution2DGeometry(kernel: (3, 3), padding: (1, 1)), groups: 1)
+            (y * randomInput(y.shape, seed: 58)).sum().backward()
+            return [y.detached(), x.grad!, w.grad!, b.grad!]
+        }
+        expectEqualAtScale(run(direct: true), run(direct: false), context: "direct \(config)")
+    }
+
+    /// `ours` and `reference` (a convolution's output and its x, weight and bias gradients) agree
+    /// within 1e-5 of each tensor's largest magnitude, as the parity tests compare.
+    private func expectEqualAtScale(_ ours: [Tensor], _ reference: [Tensor], context: String) {
+        for (name, (a, b)) in zip(["output", "x", "weight", "bias"], zip(ours, reference)) {
             #expect(a.shape == b.shape)
             let scale = (0..<b.count).reduce(Float(1)) { max($0, abs(b.pointer[$1])) }
             let difference = (0..<a.count).reduce(Float(0)) { max($0, abs(a.pointer[$1] - b.pointer[$1])) }
-            #expect(difference <= 1e-5 * scale, "\(name): max difference \(difference) at scale \(scale)")
+            #expect(difference <= 1e-5 * scale, "\(context) \(name): max difference \(difference) at scale \(scale)")
         }
     }
 }

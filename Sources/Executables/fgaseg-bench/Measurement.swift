@@ -4,13 +4,27 @@ import Tensor
 /// Wall-clock seconds of `body`, the median of `repetitions` runs after `warmup` runs.
 func medianSeconds(warmup: Int = 2, repetitions: Int = 7, _ body: () -> Void) -> Double {
     for _ in 0..<warmup { body() }
-    var times: [Double] = []
-    for _ in 0..<repetitions {
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-    }
+    let times = (0..<repetitions).map { _ in seconds(body) }
     return times.sorted()[times.count / 2]
+}
+
+/// Wall-clock seconds of `first` and of `second`, run in alternation (so both see the same
+/// minutes of this machine): the median of each over `repetitions` pairs after `warmup` pairs.
+func alternatingMedianSeconds(warmup: Int = 2, repetitions: Int = 7, _ first: () -> Void, _ second: () -> Void) -> (Double, Double) {
+    for _ in 0..<warmup { first(); second() }
+    var times: ([Double], [Double]) = ([], [])
+    for _ in 0..<repetitions {
+        times.0.append(seconds(first))
+        times.1.append(seconds(second))
+    }
+    return (times.0.sorted()[repetitions / 2], times.1.sorted()[repetitions / 2])
+}
+
+/// Wall-clock seconds of one run of `body`.
+private func seconds(_ body: () -> Void) -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
 /// Peak resident memory of this process in MB.

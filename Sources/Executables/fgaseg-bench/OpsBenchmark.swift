@@ -72,19 +72,17 @@ enum OpsBenchmark {
         return rows
     }
 
-    /// ViT-B/16 @384 self-attention (577 tokens, 12 heads of 64): the fused op against the same
-    /// computation composed of head-split copies, batched matmuls and a softmax, and against
-    /// `cblas_sgemm` on the op's FLOPs (two [577, 768]·[768, 577]-sized products).
     /// The 3×3 convolutions of the per-class decoder on one 16-class chunk (ViT-B/16 at 384²),
-    /// forward + backward (input and weight gradients), vs their three GEMMs per image on columns
-    /// that are already unfolded (the im2col-free lower bound).
+    /// forward + backward (input and weight gradients): `conv2d` as dispatched vs their three
+    /// GEMMs per image on columns that are already unfolded (the im2col-free GEMM bound), and
+    /// the direct kernel vs im2col + GEMM on the same tensors, alternating.
     private static func decoderConvolutionRows(using generator: inout RandomGenerator) -> [BenchmarkRow] {
         let maps = 16
         let cases: [(name: String, channels: Int, size: Int, out: Int)] = [
             ("up1_conv1", 96, 48, 64), ("up1_conv2", 64, 48, 64), ("up2_conv1", 48, 96, 32), ("up2_conv2", 32, 96, 32),
             ("head", 32, 96, 1),
         ]
-        return cases.map { c in
+        return cases.flatMap { c in
             let (k, l) = (c.channels * 9, c.size * c.size)
             let x = Tensor.normal([maps, c.channels, c.size, c.size], using: &generator)
             x.requiresGrad = true
@@ -103,10 +101,35 @@ enum OpsBenchmark {
                 (x.grad, w.grad) = (nil, nil)
                 Tensor.conv2d(x, weight: w, padding: (1, 1)).sum().backward()
             }
-            return BenchmarkRow(suite: "ops", name: "conv2d_fwd_bwd_\(c.name)_16x\(c.channels)x\(c.size)²→\(c.out)", ours: ours,
-                                baselineName: "3 sgemm, no im2col", baseline: raw, flops: 6.0 * Double(maps * c.out * k * l))
+            let flops = 6.0 * Double(maps * c.out * k * l), shape = "\(c.name)_16x\(c.channels)x\(c.size)²→\(c.out)"
+            let dispatched = BenchmarkRow(suite: "ops", name: "conv2d_fwd_bwd_\(shape)", ours: ours,
+                                          baselineName: "3 sgemm, no im2col", baseline: raw, flops: flops)
+            guard c.out > 1 else { return [dispatched] }
+            let geometry = Convolution2DGeometry(kernel: (3, 3), padding: (1, 1))
+            let (direct, im2col) = alternatingMedianSeconds({
+                (x.grad, w.grad) = (nil, nil)
+                Tensor.conv2dDirect3x3(x, weight: w).sum().backward()
+            }, {
+                (x.grad, w.grad) = (nil, nil)
+                Tensor.conv2dByIm2col(x, weight: w, bias: nil, geometry, groups: 1).sum().backward()
+            })
+            let (input, kernel) = (x.detached(), w.detached())
+            let (directForward, im2colForward) = alternatingMedianSeconds({
+                _ = Tensor.conv2dDirect3x3(input, weight: kernel)
+            }, {
+                _ = Tensor.conv2dByIm2col(input, weight: kernel, bias: nil, geometry, groups: 1)
+            })
+            return [dispatched,
+                    BenchmarkRow(suite: "ops", name: "conv2d_direct_fwd_\(shape)", ours: directForward,
+                                 baselineName: "im2col + GEMM", baseline: im2colForward, flops: flops / 3),
+                    BenchmarkRow(suite: "ops", name: "conv2d_direct_fwd_bwd_\(shape)", ours: direct,
+                                 baselineName: "im2col + GEMM", baseline: im2col, flops: flops)]
         }
     }
+
+    /// ViT-B/16 @384 self-attention (577 tokens, 12 heads of 64): the fused op against the same
+    /// computation composed of head-split copies, batched matmuls and a softmax, and against
+    /// `cblas_sgemm` on the op's FLOPs (two [577, 768]·[768, 577]-sized products).
 
     private static func attentionRows(using generator: inout RandomGenerator) -> [BenchmarkRow] {
         let (tokens, width, heads) = (577, 768, 12)
