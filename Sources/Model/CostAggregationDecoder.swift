@@ -139,16 +139,8 @@ public final class CostAggregationDecoder: Module {
     public func fastProbabilities(image: Tensor, text: Tensor, decoderGuidance: [Tensor], topK: Int, classPooling: Int) -> Tensor {
         precondition(rejectionHeads.count == 3, "fast inference needs a decoder configured with fast = true")
         let (b, totalClasses) = (text.shape[0], text.shape[1])
-        let kept = selectClasses(image: image, text: text)
-        let classText = kept.map { gather(text, $0) } ?? text
-        let t = classText.shape[1]
-        var localEmbedding = localCostEmbedding(classText, image: image)
-        var cost = fused(fuse, embed(cosineCost(image: image, text: classText), costEmbedding), localEmbedding)
-        var textGuidance = textProjection(classText.l2Normalized(dim: -1)).relu()
-        let appearance = appearanceProjection(image).relu()
-        let decoderGuides = zip(decoderGuidanceProjections, decoderGuidance).map { $0($1).relu() }
-        let (h, w) = (cost.shape[3], cost.shape[4])
-        func perClass(_ x: Tensor) -> Tensor { x.permuted([0, 2, 1, 3, 4]).reshaped([-1, x.shape[1], x.shape[3], x.shape[4]]) }
+        let prepared = prepare(image: image, text: text, decoderGuidance: decoderGuidance)
+        let (h, w) = (prepared.cost.shape[3], prepared.cost.shape[4])
         func selectMaps(_ maps: Tensor, _ count: Int, _ survivors: [Int]) -> Tensor {
             maps.reshaped([b, count] + Array(maps.shape.dropFirst())).indexSelect(1, survivors)
                 .reshaped([b * survivors.count] + Array(maps.shape.dropFirst()))
@@ -158,29 +150,24 @@ public final class CostAggregationDecoder: Module {
             return Self.survivors(logits, topK: topK)
         }
         // Head 0 on the fused cost, before aggregation.
-        let survivors0 = heads(0, perClass(cost), t)
-        cost = cost.indexSelect(2, survivors0)
-        localEmbedding = localEmbedding?.indexSelect(2, survivors0)
-        textGuidance = textGuidance.indexSelect(1, survivors0)
-        for (spatial, classes) in zip(spatialLayers, classLayers) {
-            cost = classes(spatial(cost, guidance: appearance), guidance: textGuidance, pooling: classPooling)
-        }
+        let survivors0 = heads(0, perClassMaps(prepared.cost), prepared.cost.shape[2])
+        let cost = aggregationLayers(prepared.cost.indexSelect(2, survivors0), appearance: prepared.appearance,
+                                     textGuidance: prepared.textGuidance.indexSelect(1, survivors0), classPooling: classPooling)
         // Head 1 before Up-1, head 2 before Up-2.
-        var local = localEmbedding.map(perClass)
-        var maps = fused(fuseStage1, perClass(cost), local)
+        var (maps, local) = decoderInput(cost: cost, local: prepared.local?.indexSelect(2, survivors0))
         let survivors1 = heads(1, maps, survivors0.count)
         (maps, local) = (selectMaps(maps, survivors0.count, survivors1), local.map { selectMaps($0, survivors0.count, survivors1) })
-        maps = fused(fuseStage2, up1(maps, guidance: decoderGuides[0]), reinjected(local))
+        maps = upsampledOnce(maps, local: local, guidance: prepared.guides[0])
         let survivors2 = heads(2, maps, survivors1.count)
-        maps = up2(selectMaps(maps, survivors1.count, survivors2), guidance: decoderGuides[1])
-        let probabilities = head(maps).reshaped([b, survivors2.count, 4 * h, 4 * w]).sigmoid()
+        let logits = upsampledTwiceLogits(selectMaps(maps, survivors1.count, survivors2), guidance: prepared.guides[1])
+        let probabilities = logits.reshaped([b, survivors2.count, 4 * h, 4 * w]).sigmoid()
         // Back to the full class list: survivors' probabilities, 0 elsewhere.
         let finalIndices = survivors2.map { survivors0[survivors1[$0]] }
         let out = Tensor(repeating: 0, shape: [b, totalClasses, 4 * h, 4 * w])
         let plane = 16 * h * w
         for image in 0..<b {
             for (slot, index) in finalIndices.enumerated() {
-                let target: Int = kept.map { $0[image][index] } ?? index
+                let target: Int = prepared.kept.map { $0[image][index] } ?? index
                 let destination = out.pointer + (image * totalClasses + target) * plane
                 let source = probabilities.pointer + (image * finalIndices.count + slot) * plane
                 destination.update(from: source, count: plane)
@@ -296,37 +283,86 @@ public final class CostAggregationDecoder: Module {
     /// aggregation keeps for backward.
     public func aggregate(image: Tensor, text: Tensor, decoderGuidance: [Tensor], classPooling: Int,
                           spatialRecomputation: SpatialRecomputation? = nil) -> Aggregated {
-        let b = text.shape[0]
+        let prepared = prepare(image: image, text: text, decoderGuidance: decoderGuidance)
+        let (b, t) = (prepared.cost.shape[0], prepared.cost.shape[2])
+        let auxiliary = rejectionHeads.first.map { first in
+            [first(perClassMaps(prepared.cost)).reshaped([b, t, prepared.cost.shape[3], prepared.cost.shape[4]])]
+        } ?? []
+        let cost = aggregationLayers(prepared.cost, appearance: prepared.appearance, textGuidance: prepared.textGuidance,
+                                     classPooling: classPooling, spatialRecomputation: spatialRecomputation)
+        return Aggregated(cost: cost, local: prepared.local, guides: prepared.guides, kept: prepared.kept, auxiliary: auxiliary)
+    }
+
+    /// What the aggregation layers start from, for the classes kept of `text` [B, T, D].
+    private struct Prepared {
+        /// Classes kept per image when there are more than the padding length.
+        var kept: [[Int]]?
+        /// The fused cost [B, C, T', h, w] and the embedded local cost [B, C, T', h, w] (nil with fusion `none`).
+        var cost: Tensor, local: Tensor?
+        /// Appearance guidance [B, 128, h, w] and text guidance [B, T', 128].
+        var appearance: Tensor, textGuidance: Tensor
+        /// Projected decoder guidance [B, g1, 2h, 2w], [B, g2, 4h, 4w].
+        var guides: [Tensor]
+    }
+
+    /// Costs, their embeddings and fusion, and the guidance projections (spec §3.6–3.9).
+    private func prepare(image: Tensor, text: Tensor, decoderGuidance: [Tensor]) -> Prepared {
         let kept = selectClasses(image: image, text: text)
         let classText = kept.map { gather(text, $0) } ?? text
-        let t = classText.shape[1]
         let globalEmbedding = Profiler.section("GCS cost + embedding") { embed(cosineCost(image: image, text: classText), costEmbedding) }
         let localEmbedding = Profiler.section("LCS cost + embedding") { localCostEmbedding(classText, image: image) }
         let (appearance, textGuidance, decoderGuides) = Profiler.section("guidance projections") {
             (appearanceProjection(image).relu(), textProjection(classText.l2Normalized(dim: -1)).relu(),
              zip(decoderGuidanceProjections, decoderGuidance).map { $0($1).relu() })
         }
-        var cost = Profiler.section("fusion") { fused(fuse, globalEmbedding, localEmbedding) }
-        var auxiliary: [Tensor] = []
-        if let first = rejectionHeads.first {
-            let (c, h, w) = (configuration.hidden, cost.shape[3], cost.shape[4])
-            auxiliary.append(first(cost.permuted([0, 2, 1, 3, 4]).reshaped([b * t, c, h, w])).reshaped([b, t, h, w]))
-        }
+        let cost = Profiler.section("fusion") { fused(fuse, globalEmbedding, localEmbedding) }
+        return Prepared(kept: kept, cost: cost, local: localEmbedding, appearance: appearance, textGuidance: textGuidance,
+                        guides: decoderGuides)
+    }
+
+    /// The spatial and class aggregation layers on `cost` [B, C, T, h, w] (spec §3.9).
+    private func aggregationLayers(_ cost: Tensor, appearance: Tensor, textGuidance: Tensor, classPooling: Int,
+                                   spatialRecomputation: SpatialRecomputation? = nil) -> Tensor {
+        var cost = cost
         for (index, (spatial, classes)) in zip(spatialLayers, classLayers).enumerated() {
             cost = Profiler.section("spatial aggregation \(index)") {
                 spatial(cost, guidance: appearance, recomputation: spatialRecomputation)
             }
             cost = Profiler.section("class aggregation \(index)") { classes(cost, guidance: textGuidance, pooling: classPooling) }
         }
-        return Aggregated(cost: cost, local: localEmbedding, guides: decoderGuides, kept: kept, auxiliary: auxiliary)
+        return cost
+    }
+
+    /// Class maps [B, C, T, h, w] → one map per class [B·T, C, h, w].
+    private func perClassMaps(_ x: Tensor) -> Tensor {
+        x.permuted([0, 2, 1, 3, 4]).reshaped([-1, x.shape[1], x.shape[3], x.shape[4]])
+    }
+
+    /// The up-sampling decoder's input: per-class maps [B·t, C, h, w] of `cost` [B, C, t, h, w],
+    /// fused with those of the local cost, which are returned too for their re-injection.
+    private func decoderInput(cost: Tensor, local: Tensor?) -> (maps: Tensor, local: Tensor?) {
+        let localMaps = local.map(perClassMaps)
+        return (fused(fuseStage1, perClassMaps(cost), localMaps), localMaps)
+    }
+
+    /// Up-1 with the local cost re-injected: [B·t, C, h, w] → [B·t, 64, 2h, 2w].
+    private func upsampledOnce(_ maps: Tensor, local: Tensor?, guidance: Tensor) -> Tensor {
+        let upsampled = Profiler.section("up-1") { up1(maps, guidance: guidance) }
+        guard local != nil else { return upsampled }
+        return Profiler.section("local re-injection") { fused(fuseStage2, upsampled, reinjected(local)) }
+    }
+
+    /// Up-2 and the head: [B·t, 64, 2h, 2w] → logits [B·t, 1, 4h, 4w].
+    private func upsampledTwiceLogits(_ maps: Tensor, guidance: Tensor) -> Tensor {
+        let upsampled = Profiler.section("up-2") { up2(maps, guidance: guidance) }
+        return Profiler.section("head") { head(upsampled) }
     }
 
     /// The per-class up-sampling decoder (independent across classes, so it can run on any subset):
     /// `cost`, `local` [B, C, t, h, w] (no local with fusion `none`) → logits [B, t, 4h, 4w] and
     /// the fast decoder's second and third rejection-head logits.
     public func decodeClasses(cost: Tensor, local localEmbedding: Tensor?, guides: [Tensor]) -> Output {
-        let (b, c, t, h, w) = (cost.shape[0], cost.shape[1], cost.shape[2], cost.shape[3], cost.shape[4])
-        let perClass = { (x: Tensor) in x.permuted([0, 2, 1, 3, 4]).reshaped([b * t, c, h, w]) }
+        let (b, t, h, w) = (cost.shape[0], cost.shape[2], cost.shape[3], cost.shape[4])
         var auxiliary: [Tensor] = []
         func reject(_ index: Int, _ maps: Tensor) {
             guard rejectionHeads.indices.contains(index) else { return }
@@ -334,14 +370,12 @@ public final class CostAggregationDecoder: Module {
         }
         // Up-sampling decoder on B·t maps, with the local cost re-injected at both stages.
         return Profiler.section("per-class decoder") {
-            let local = localEmbedding.map(perClass)
-            var maps = fused(fuseStage1, perClass(cost), local)
-            reject(1, maps)
-            maps = Profiler.section("up-1") { up1(maps, guidance: guides[0]) }
-            if local != nil { maps = Profiler.section("local re-injection") { fused(fuseStage2, maps, reinjected(local)) } }
-            reject(2, maps)
-            maps = Profiler.section("up-2") { up2(maps, guidance: guides[1]) }
-            return Output(logits: Profiler.section("head") { head(maps) }.reshaped([b, t, 4 * h, 4 * w]), auxiliary: auxiliary)
+            let (input, local) = decoderInput(cost: cost, local: localEmbedding)
+            reject(1, input)
+            let once = upsampledOnce(input, local: local, guidance: guides[0])
+            reject(2, once)
+            let logits = upsampledTwiceLogits(once, guidance: guides[1])
+            return Output(logits: logits.reshaped([b, t, 4 * h, 4 * w]), auxiliary: auxiliary)
         }
     }
 

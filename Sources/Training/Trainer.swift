@@ -10,8 +10,10 @@ import NN
 import Tensor
 
 /// The training loop of DESIGN.md §6 on every rank: fetch → forward → losses → backward (bucketed
-/// all-reduce) → average → clip → AdamW → schedule, with periodic logging (rank 0), evaluation,
-/// checkpoints, replica checks, non-finite-loss handling and pre-emption.
+/// all-reduce) → average → clip → AdamW → schedule, with non-finite-loss handling and
+/// pre-emption; after every iteration its hooks run in order: ``ReplicaCheck``,
+/// ``PeriodicWriter`` (log line, metrics.jsonl, TensorBoard; rank 0), ``PeriodicEvaluation`` and
+/// ``PeriodicCheckpointer``.
 public final class Trainer {
     public let configuration: TrainingConfiguration
     public let world: any Communicator
@@ -120,10 +122,10 @@ public final class Trainer {
         return names
     }
 
-    /// Runs from the current iteration to `solver.max_iter` (or until a stop request). Returns
-    /// the final metrics of the last evaluation, if any.
+    /// Runs from the current iteration to `solver.max_iter` (or until a stop request), with
+    /// `extraHooks` called after the built-in ones. Returns the metrics of the last evaluation, if any.
     @discardableResult
-    public func run() throws -> SegmentationMetrics? {
+    public func run(extraHooks: [any TrainingHook] = []) throws -> SegmentationMetrics? {
         let c = configuration
         let output = c.outputDir
         if world.isMain {
@@ -157,98 +159,19 @@ public final class Trainer {
         let metricsLog = world.isMain ? try MetricsLog(path: output + "/metrics.jsonl") : nil
         let events = world.isMain ? try TensorBoardWriter(folder: output) : nil
         events?.add(text: "```yaml\n" + (try ConfigurationLoader.yaml(c)) + "```", tag: "config", step: iteration)
+        let evaluation = PeriodicEvaluation(period: c.test.evalPeriod, metricsLog: metricsLog, events: events)
+        let hooks: [any TrainingHook] = [ReplicaCheck(period: c.distributed.verifyEvery),
+                                         PeriodicWriter(period: c.logPeriod, metricsLog: metricsLog, events: events, log: log),
+                                         evaluation, PeriodicCheckpointer(period: c.checkpoint.period)] + extraHooks
         if world.isMain {
             log("training \(trainCount) images on \(world.size) rank(s): global batch \(c.solver.imsPerBatch) = \(world.size) × \(c.solver.imsPerRank) × \(accumulateSteps) accumulation, \(flat.count) trainable parameters, iterations \(iteration)..<\(c.solver.maxIter)")
         }
         model.train()
-        var lastMetrics: SegmentationMetrics?
-        var windowStart = Date(), windowWait = loader.waitSeconds, windowIterations = 0
-        // Seconds per phase over the log window: forward + backward (data waits included, reported
-        // apart), gradient and loss all-reduces, clipping + AdamW.
-        var phases = (compute: 0.0, communication: 0.0, optimizer: 0.0)
-        CachingAllocator.shared.resetPeak()
-        var sums = [Double](repeating: 0, count: 3)  // segmentation, t2p, total over the log window
+        for hook in hooks { try hook.beforeTraining(self) }
         while iteration < c.solver.maxIter {
-            let it = iteration, stepStart = Date()
-            flat.zeroGradients()
-            var local = [Double](repeating: 0, count: 5)  // segmentation, t2p, total, non-finite, stop
-            var mark = Date()
-            func phaseEnded() -> Double {
-                let now = Date()
-                defer { mark = now }
-                return now.timeIntervalSince(mark)
-            }
-            for micro in 0..<accumulateSteps {
-                let batch = try loader.next()
-                reducer.isSynchronizing = micro == accumulateSteps - 1
-                reducer.prepareForBackward()
-                let losses = step(batch, prompts: prompts, reducer: reducer)
-                local[0] += Double(losses.segmentation) / Double(accumulateSteps)
-                local[1] += Double(losses.textToPixel) / Double(accumulateSteps)
-                local[2] += Double(losses.total) / Double(accumulateSteps)
-                if !losses.total.isFinite { local[3] = 1 }
-            }
-            watchdog.observe(stepSeconds: Date().timeIntervalSince(stepStart))
-            phases.compute += phaseEnded()
-            try watchdog.guarding("gradient all-reduce", step: it) { try reducer.finish() }
-            flat.gradientScale /= Float(accumulateSteps)
-            local[4] = stopRequest.reason == nil ? 0 : 1
-            var agreed = local
-            try watchdog.guarding("loss all-reduce", step: it) { try agreed.withUnsafeMutableBufferPointer { try world.allReduce($0, .sum) } }
-            phases.communication += phaseEnded()
-            let learningRate = schedule.learningRate(at: it)
-            if agreed[3] > 0 {
-                skippedSteps += 1
-                if world.isMain { log("iteration \(it): non-finite loss on \(Int(agreed[3])) rank(s); step skipped (\(skippedSteps) so far)") }
-                guard skippedSteps <= c.solver.maxNonfiniteSteps else {
-                    throw IOError("training", "\(skippedSteps) steps with a non-finite loss (solver.max_nonfinite_steps = \(c.solver.maxNonfiniteSteps))")
-                }
-            } else {
-                if c.solver.clipGradNorm > 0 { flat.clipGradientNorm(Float(c.solver.clipGradNorm)) }
-                optimizer.update(learningRate: Float(learningRate))
-            }
-            phases.optimizer += phaseEnded()
-            iteration = it + 1
-            windowIterations += 1
-            for k in 0..<3 { sums[k] += agreed[k] / Double(world.size) }
-            if c.distributed.verifyEvery > 0 && iteration % c.distributed.verifyEvery == 0 {
-                try watchdog.guarding("replica check", step: iteration) { try Replicas.verify(model, communicator: world, step: iteration) }
-            }
-            let stopping = agreed[4] > 0
-            if iteration % c.logPeriod == 0 || iteration == c.solver.maxIter || stopping {
-                let seconds = Date().timeIntervalSince(windowStart) / Double(windowIterations)
-                let wait = (loader.waitSeconds - windowWait) / max(Date().timeIntervalSince(windowStart), 1e-9)
-                let mean = sums.map { $0 / Double(windowIterations) }
-                let perIteration = (compute: phases.compute / Double(windowIterations), communication: phases.communication / Double(windowIterations),
-                                    optimizer: phases.optimizer / Double(windowIterations))
-                let peakGB = Double(CachingAllocator.shared.peakLiveBytes) / 1e9
-                if world.isMain {
-                    let eta = formatDuration(seconds * Double(c.solver.maxIter - iteration)) as NSString
-                    log(String(format: "iter %d/%d  loss %.4f (seg %.4f  t2p %.4f)  lr %.3e  %.3f s/it (fwd+bwd %.3f  comm %.3f  optim %.3f)  data %.1f%%  peak %.2f GB  ETA %@",
-                               iteration, c.solver.maxIter, mean[2], mean[0], mean[1], learningRate, seconds, perIteration.compute,
-                               perIteration.communication, perIteration.optimizer, 100 * wait, peakGB, eta))
-                    try metricsLog?.write(["iteration": iteration, "loss": mean[2], "loss_seg": mean[0], "loss_t2p": mean[1],
-                                           "lr": learningRate, "seconds_per_iteration": seconds, "data_wait": wait,
-                                           "seconds_compute": perIteration.compute, "seconds_communication": perIteration.communication,
-                                           "seconds_optimizer": perIteration.optimizer, "peak_tensor_gb": peakGB,
-                                           "skipped_steps": skippedSteps])
-                    events?.add(scalars: [("loss/total", mean[2]), ("loss/segmentation", mean[0]), ("loss/t2p", mean[1]),
-                                          ("lr", learningRate), ("time/seconds_per_iteration", seconds),
-                                          ("time/compute", perIteration.compute), ("time/communication", perIteration.communication),
-                                          ("time/optimizer", perIteration.optimizer), ("memory/peak_tensor_gb", peakGB)], step: iteration)
-                }
-                (windowStart, windowWait, windowIterations) = (Date(), loader.waitSeconds, 0)
-                phases = (0, 0, 0)
-                CachingAllocator.shared.resetPeak()
-                sums = [Double](repeating: 0, count: 3)
-            }
-            if c.test.evalPeriod > 0 && (iteration % c.test.evalPeriod == 0 || iteration == c.solver.maxIter) && !stopping {
-                lastMetrics = try evaluate(events: events, metricsLog: metricsLog)
-            }
-            if stopping || iteration % c.checkpoint.period == 0 || iteration == c.solver.maxIter {
-                try saveCheckpoint()
-            }
-            if stopping {
+            let record = try runIteration(loader: loader, prompts: prompts, reducer: reducer)
+            for hook in hooks { try hook.afterIteration(record, trainer: self) }
+            if record.stopping {
                 stopReason = stopRequest.reason ?? "another rank's request"
                 if world.isMain { log("stop requested (\(stopReason!)): checkpoint written at iteration \(iteration); exiting") }
                 break
@@ -256,7 +179,57 @@ public final class Trainer {
         }
         let skipped = batches.skippedSamples
         if !skipped.isEmpty { log("rank \(world.rank) skipped \(skipped.count) bad sample(s): \(skipped.joined(separator: "; "))") }
-        return lastMetrics
+        return evaluation.latest
+    }
+
+    /// One iteration: the micro-batches' forward and backward, the gradient all-reduce, one
+    /// all-reduce that agrees on the losses and on whether any rank saw a non-finite loss or was
+    /// asked to stop, then clipping and AdamW (or a skipped step).
+    private func runIteration(loader: TrainingLoader, prompts: [[Int32]], reducer: GradientReducer) throws -> IterationRecord {
+        let c = configuration
+        let it = iteration, stepStart = Date(), waitBefore = loader.waitSeconds
+        var phases = PhaseSeconds(), mark = Date()
+        func phaseEnded() -> Double {
+            let now = Date()
+            defer { mark = now }
+            return now.timeIntervalSince(mark)
+        }
+        flat.zeroGradients()
+        var losses = StepLosses(), nonFinite = false
+        for micro in 0..<accumulateSteps {
+            let batch = try loader.next()
+            reducer.isSynchronizing = micro == accumulateSteps - 1
+            reducer.prepareForBackward()
+            let values = step(batch, prompts: prompts, reducer: reducer)
+            losses = losses + StepLosses(segmentation: Double(values.segmentation), textToPixel: Double(values.textToPixel),
+                                         total: Double(values.total)) / Double(accumulateSteps)
+            if !values.total.isFinite { nonFinite = true }
+        }
+        watchdog.observe(stepSeconds: Date().timeIntervalSince(stepStart))
+        phases.compute = phaseEnded()
+        try watchdog.guarding("gradient all-reduce", step: it) { try reducer.finish() }
+        flat.gradientScale /= Float(accumulateSteps)
+        // One all-reduce for the rank-summed losses, ranks with a non-finite loss, ranks asked to stop.
+        var agreed = [losses.segmentation, losses.textToPixel, losses.total, nonFinite ? 1 : 0, stopRequest.reason == nil ? 0 : 1]
+        try watchdog.guarding("loss all-reduce", step: it) { try agreed.withUnsafeMutableBufferPointer { try world.allReduce($0, .sum) } }
+        phases.communication = phaseEnded()
+        let learningRate = schedule.learningRate(at: it)
+        if agreed[3] > 0 {
+            skippedSteps += 1
+            if world.isMain { log("iteration \(it): non-finite loss on \(Int(agreed[3])) rank(s); step skipped (\(skippedSteps) so far)") }
+            guard skippedSteps <= c.solver.maxNonfiniteSteps else {
+                throw DivergedRunError(skippedSteps: skippedSteps, limit: c.solver.maxNonfiniteSteps)
+            }
+        } else {
+            if c.solver.clipGradNorm > 0 { flat.clipGradientNorm(Float(c.solver.clipGradNorm)) }
+            optimizer.update(learningRate: Float(learningRate))
+        }
+        phases.optimizer = phaseEnded()
+        iteration = it + 1
+        return IterationRecord(iteration: iteration,
+                               losses: StepLosses(segmentation: agreed[0], textToPixel: agreed[1], total: agreed[2]) / Double(world.size),
+                               learningRate: learningRate, phases: phases, dataWaitSeconds: loader.waitSeconds - waitBefore,
+                               stopping: agreed[4] > 0, isLast: iteration == c.solver.maxIter)
     }
 
     /// Chooses ``keptSpatialClasses`` from `model.memory_budget_gb` with one probe step on a
@@ -341,7 +314,7 @@ public final class Trainer {
 
     /// Rank 0 writes the checkpoint; the others wait for it (so none can run ahead and be killed
     /// while the file is incomplete).
-    private func saveCheckpoint() throws {
+    func saveCheckpoint() throws {
         if world.isMain {
             let state = CheckpointState(iteration: iteration, optimizerStep: optimizer.step, skippedSteps: skippedSteps,
                                         worldSize: world.size, configuration: try ConfigurationLoader.yaml(configuration))

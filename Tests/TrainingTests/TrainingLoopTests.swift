@@ -18,14 +18,23 @@ import Testing
         let straightFolder = temporaryFolder("straight"), resumedFolder = temporaryFolder("resumed")
         let straight = try Trainer(configuration: try demoConfiguration(output: straightFolder, overrides: overrides),
                                    world: SingleProcessCommunicator(), resume: false, log: { _ in })
-        try straight.run()
+        let straightRecords = RecordingHook()
+        try straight.run(extraHooks: [straightRecords])
+        #expect(straightRecords.records.map(\.iteration) == Array(1...12))
+        #expect(straightRecords.records.map(\.isLast) == Array(repeating: false, count: 11) + [true])
+        #expect(straightRecords.records.allSatisfy { !$0.stopping && $0.losses.total.isFinite && $0.losses.total > 0 })
+        #expect(straightRecords.records.allSatisfy { $0.phases.compute > 0 && $0.dataWaitSeconds <= $0.phases.compute })
 
         let stop = StopRequest(signals: [])
         let first = try Trainer(configuration: try demoConfiguration(output: resumedFolder, overrides: overrides),
                                 world: SingleProcessCommunicator(), resume: false, stopRequest: stop,
                                 log: { line in if line.hasPrefix("iter 6/") { stop.request("test") } })
-        try first.run()
+        let firstRecords = RecordingHook()
+        try first.run(extraHooks: [firstRecords])
         #expect(first.iteration == 7)
+        // The hooks saw the stopping iteration (the checkpointer wrote it) and nothing after it.
+        #expect(firstRecords.records.map(\.stopping) == Array(repeating: false, count: 6) + [true])
+        #expect(firstRecords.records.map(\.losses) == straightRecords.records.prefix(7).map(\.losses))
         let saved = try #require(Checkpoint.latest(in: resumedFolder))
         #expect(try Checkpoint.state(at: saved).iteration == 7)
         let resumed = try Trainer(configuration: try demoConfiguration(output: resumedFolder, overrides: overrides),
@@ -96,8 +105,9 @@ import Testing
                                   world: SingleProcessCommunicator(), resume: false, log: { lines.all.append($0) })
         trainer.model.clip.visionModel.postLayerNorm.bias.pointer[0] = .nan
         let before = Array(UnsafeBufferPointer(start: trainer.flat.values.pointer, count: trainer.flat.count))
-        let error = #expect(throws: IOError.self) { try trainer.run() }
-        #expect(error?.message == "3 steps with a non-finite loss (solver.max_nonfinite_steps = 2)", "\(String(describing: error))")
+        let error = #expect(throws: DivergedRunError.self) { try trainer.run() }
+        #expect(error == DivergedRunError(skippedSteps: 3, limit: 2), "\(String(describing: error))")
+        #expect(error?.description.hasPrefix("3 steps with a non-finite loss (solver.max_nonfinite_steps = 2)") == true)
         let skipped = lines.all.filter { $0.contains("non-finite loss on 1 rank(s); step skipped") }
         #expect(skipped.count == 3, "\(lines.all)")
         #expect(trainer.optimizer.step == 0)
@@ -214,3 +224,9 @@ import Testing
 
 /// The mIoU the demo training must reach on the demo validation split.
 let demoMIoUThreshold = 50.0
+
+/// Keeps every record the training loop hands to its hooks.
+private final class RecordingHook: TrainingHook {
+    var records: [IterationRecord] = []
+    func afterIteration(_ record: IterationRecord, trainer: Trainer) throws { records.append(record) }
+}
