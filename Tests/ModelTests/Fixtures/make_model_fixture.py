@@ -8,7 +8,9 @@ ModelParityTests.swift.
 A third case, T5_fast, uses the fast decoder (rejection heads, auxiliary losses; training only).
 
 Tensors: `param/<name>` and `fast_param/<name>` (every non-CLIP parameter, Swift names), `<case>/pixels`, `<case>/ids`
-(prompt token ids, −1 padded), `<case>/labels` (class ids as floats, 255 = ignore), `<case>/train_logits`,
+(prompt token ids, −1 padded), `<case>/labels` (class ids as floats; ignored pixels are 65535, the value
+the product's readers map every dataset's ignore value to; in T300 some pixels are class 255, a real
+class when T > 255 (spec §3.13), which the official loss would have ignored), `<case>/train_logits`,
 `<case>/eval_logits`, `<case>/loss_seg|loss_t2p|loss_total`, `<case>/grad/<name>` for every trainable
 parameter (CLIP q/v weights and everything outside CLIP).
 """
@@ -19,6 +21,7 @@ from transformers import CLIPModel
 from fgaseg_reference import CostAggregationDecoder, FGAseg, fgaseg_losses
 
 out = {}
+IGNORE = 65535  # Sources/Data/SegmentationSample.swift: ignoreLabel
 
 
 def make_model(fast, prefix):
@@ -51,7 +54,9 @@ for case, classes, batch in (("T5", 5, 2), ("T300", 300, 1), ("T5_fast", 5, 2)):
         ids[row, 0] = 998
         ids[row, 1:length - 1] = torch.randint(0, 998, (length - 2,))
     labels = torch.randint(0, classes, (batch, 64, 64))
-    labels[:, :8, :] = 255
+    labels[:, :8, :] = IGNORE
+    if classes > 255:
+        labels[:, 8, :16] = 255
     model.zero_grad(set_to_none=True)
     model.train()
     text = model.class_embeddings(ids)
