@@ -1,4 +1,5 @@
-// 2-D convolution and transposed convolution by im2col + GEMM.
+// 2-D convolution and transposed convolution by im2col + GEMM; `conv2d` hands the shapes that
+// suit them to the direct kernels (DirectConvolution.swift, SingleOutputConvolution.swift).
 
 /// Geometry of a 2-D convolution window.
 public struct Convolution2DGeometry: Equatable, Sendable {

@@ -36,8 +36,8 @@ extension Kernels {
     /// `output` [outChannels, height, width] = the 3×3 cross-correlation of `bordered`
     /// [channels, height + 2, width + 2] (a map with a zero border, readable ``directSlack``
     /// floats past its end) with `taps` [⌈outChannels / 4⌉, channels, 3, 3, 4] (each tile's
-    /// weights contiguous; zero past the last output channel). Each output element is summed over channels, then kernel rows, then kernel
-    /// columns, by one thread, whatever the thread count.
+    /// weights contiguous; zero past the last output channel). Each output element is summed over
+    /// channels, then kernel rows, then kernel columns, by one thread, whatever the thread count.
     static func direct3x3(_ bordered: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
                           taps: UnsafePointer<Float>, outChannels: Int, into output: UnsafeMutablePointer<Float>) {
         let rowLength = width + 2, plane = (height + 2) * rowLength
