@@ -130,7 +130,6 @@ enum OpsBenchmark {
     /// ViT-B/16 @384 self-attention (577 tokens, 12 heads of 64): the fused op against the same
     /// computation composed of head-split copies, batched matmuls and a softmax, and against
     /// `cblas_sgemm` on the op's FLOPs (two [577, 768]·[768, 577]-sized products).
-
     private static func attentionRows(using generator: inout RandomGenerator) -> [BenchmarkRow] {
         let (tokens, width, heads) = (577, 768, 12)
         let d = width / heads
