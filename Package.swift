@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "NN", "Tensor", "IO", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "IO", "Tensor"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Tensor", "IO", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Tensor", "IO", "Distributed", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Inference", "Distributed", "IO", "Data", "CLIP", "Model", "Tensor",
                                                          .product(name: "Yams", package: "Yams")],
                     resources: [.copy("Fixtures")]),

@@ -39,6 +39,11 @@ public protocol Communicator: AnyObject, Sendable {
     /// Collective: the board through which the watchdogs of the ranks on each host see each
     /// other's progress, or nil when there are no peers to watch.
     func makeArrivalBoard() throws -> ArrivalBoard?
+
+    /// Collective: a reduction of `count` floats per rank through memory the ranks of each host
+    /// share, or nil when this communicator has no shared memory to offer (one rank, no MPI).
+    /// Throws `FGA_ERR_UNEVEN_NODES` when the hosts run different numbers of ranks.
+    func makeSharedMemoryAllReduce(count: Int) throws -> SharedMemoryAllReduce?
 }
 
 /// Reduction operations.

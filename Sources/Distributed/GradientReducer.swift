@@ -3,21 +3,39 @@ import Foundation
 import NN
 import Tensor
 
-/// Averages the gradients of all data-parallel replicas, in buckets, like PyTorch DDP's reducer.
+/// Averages the gradients of all data-parallel replicas, in buckets, like PyTorch DDP's reducer,
+/// and computes the optimiser step's gradient scale.
 ///
 /// The flat gradient buffer (``FlatParameters``, reverse registration order ≈ the order backward
-/// produces gradients) is cut into buckets of whole parameters of about `bucketBytes`. With
-/// overlap on, backward reports each finished parameter gradient (``gradientReady(_:)``); when a
-/// bucket's last gradient is in, its non-blocking all-reduce starts and later reports poll the
-/// outstanding ones, so communication proceeds while backward continues. ``finish()`` waits for
-/// every bucket and divides by the number of ranks (through `FlatParameters.gradientScale`). With overlap off, ``finish()`` all-reduces the
-/// buckets one after another once backward is done — faster on a single node whose cores are
-/// all busy computing, where shared-memory reduction competes with backward for the CPU.
-/// Without overlap, the reduction by default goes through memory the ranks of a host share
-/// (``SharedMemoryAllReduce``, hierarchical across hosts): the gradient buffer itself moves into
-/// that memory, and the whole buffer is reduced at once.
-/// Frozen parameters are not in the flat buffer, so their gradients are never sent. No memory is
-/// allocated per step.
+/// produces gradients) is cut into buckets of whole parameters of about `bucketBytes`.
+///
+/// **Readiness.** The reducer installs a ``Tensor/gradientAccumulatedHook`` on every parameter,
+/// so the autograd engine reports each backward pass's last contribution to a parameter's
+/// gradient, nested passes included (the recomputation of a checkpointed region, the per-chunk
+/// passes of a chunked training step); no model code passes callbacks. The first synchronising
+/// iteration learns how many reports each parameter gets and the order in which buckets fill
+/// (DDP's `static_graph`); the ranks check that they agree, and rank 0's order becomes the bucket
+/// launch schedule. From then on a parameter is final when its reports reach the learned count,
+/// and a bucket starts when all its parameters are final and every bucket before it in the
+/// schedule has started, so every rank issues the same collectives in the same order while early
+/// buckets need not wait for late ones. Parameters that got no gradient in the first iteration
+/// are the unused set (``unusedParameters``), checked every iteration. A parameter reported
+/// after it was final, or not final when backward ends, is a ``GradientReadinessError`` that
+/// names it.
+///
+/// **Transport** (``Transport``, ``OverlapPolicy``). With overlap on, buckets start as
+/// non-blocking MPI all-reduces during backward (from the second iteration). With overlap off,
+/// ``finish()`` reduces once backward is done — faster on a single node whose cores are all busy
+/// computing, where reduction competes with backward for the CPU — by default through memory the
+/// ranks of a host share (``SharedMemoryAllReduce``, hierarchical across hosts: the gradient
+/// buffer itself moves into that memory), otherwise bucket by bucket with MPI messages.
+///
+/// **Scale.** ``finish()`` is the only writer of `FlatParameters.gradientScale` in a training
+/// step: the mean over ranks and accumulated micro-batches and the gradient-norm clipping are
+/// folded into one factor that the optimiser applies as it reads.
+///
+/// Frozen parameters are not in the flat buffer, so their gradients are never sent. No memory
+/// is allocated per step.
 public final class GradientReducer {
     /// When to overlap communication with backward.
     public enum OverlapPolicy: String, Sendable, CaseIterable {
@@ -39,24 +57,55 @@ public final class GradientReducer {
 
     public let communicator: any Communicator
     public let parameters: FlatParameters
-    /// The flat-buffer range of every bucket, in launch order.
+    /// The flat-buffer range of every bucket, in buffer order.
     public let buckets: [Range<Int>]
-    /// Whether all-reduces start during backward.
-    public let overlaps: Bool
-    /// The shared-memory reduction, when that is the transport in use.
-    public let sharedMemory: SharedMemoryAllReduce?
+    /// The gradient of each step is the mean over this many micro-batches (gradient accumulation).
+    public let accumulationSteps: Int
+    /// Gradients are clipped to this global L2 norm (PyTorch's `clip_grad_norm_`); 0 turns it off.
+    public let maxGradientNorm: Float
     /// False during the micro-batches of gradient accumulation that are not the last: gradients
-    /// then only accumulate locally and nothing is sent (DDP's `no_sync`).
+    /// then only accumulate locally, nothing is sent and readiness is not tracked (DDP's `no_sync`).
     public var isSynchronizing = true
+    /// Whether all-reduces start during backward.
+    public var overlaps: Bool { transport.startsDuringBackward }
+    /// Whether the gradient buffer lives in memory shared by the ranks of a host.
+    public var usesSharedMemory: Bool { transport is SharedMemoryTransport }
+    /// The order in which buckets start, agreed by all ranks after the first iteration (nil before).
+    public private(set) var schedule: [Int]? {
+        didSet {
+            positionInSchedule = [Int](repeating: 0, count: buckets.count)
+            for (position, bucket) in (schedule ?? []).enumerated() { positionInSchedule[bucket] = position }
+        }
+    }
+    /// Names of the parameters that got no gradient in the first iteration.
+    public private(set) var unusedParameters: [String] = []
     /// Seconds spent waiting for or performing communication in the last ``finish()`` (plus the
-    /// polling during backward).
+    /// starting and polling during backward).
     public private(set) var lastCommunicationSeconds = 0.0
+    /// How many buckets started during the last backward; the others started in ``finish()``.
+    public private(set) var lastBucketsStartedDuringBackward = 0
+    /// How many buckets in the last backward were full but had to wait for a bucket before them
+    /// in the schedule (0 while backward fills them in the learned order).
+    public private(set) var lastBucketsHeldBack = 0
+    /// The global gradient norm before clipping, computed by the last ``finish()`` (0 when not clipping).
+    public private(set) var lastGradientNorm: Float = 0
+    /// The parameters (indices into `parameters.entries`) in the order they became final in the
+    /// current or last synchronising backward.
+    public private(set) var readyOrder: [Int] = []
 
-    private let bucketOfParameter: [ObjectIdentifier: Int]
-    private let parametersPerBucket: [Int]
-    private var pendingParameters: [Int]
-    private var nextBucketToStart = 0
-    private let requests: [ReductionRequest]
+    let transport: any GradientTransport
+    private let bucketOfParameter: [Int]
+    private var positionInSchedule: [Int] = []
+    private var expectedReports: [Int]?
+    private var reports: [Int]
+    /// During the first iteration: the report sequence number of each parameter's last report.
+    private var lastReport: [Int]
+    private var pendingInBucket: [Int]
+    private var nextInSchedule = 0
+    private var reportSequence = 0
+    private var collecting = false
+    private var completedIterations = 0
+    /// A readiness or transport error met during backward, thrown by ``finish()``.
     private var deferredError: Error?
 
     /// - Parameters:
@@ -65,59 +114,89 @@ public final class GradientReducer {
     ///   - transport: `.auto` and `.shared` move `parameters`' gradient buffer into shared memory
     ///     when the ranks run under MPI and do not overlap; `.auto` falls back to MPI messages when
     ///     hosts run different numbers of ranks.
-    public init(parameters: FlatParameters, communicator: any Communicator, bucketBytes: Int = 25_000_000,
-                overlap: OverlapPolicy = .auto, transport: Transport = .auto) throws {
-        self.parameters = parameters
-        self.communicator = communicator
-        var buckets: [Range<Int>] = []
-        var counts: [Int] = []
-        var owner: [ObjectIdentifier: Int] = [:]
-        var start = 0, members = 0
-        let limit = max(1, bucketBytes / MemoryLayout<Float>.stride)
-        for (entry, tensor) in zip(parameters.entries, parameters.tensors) {
-            owner[ObjectIdentifier(tensor)] = buckets.count
-            members += 1
-            let end = entry.offset + entry.count
-            if end - start >= limit {
-                buckets.append(start..<end)
-                counts.append(members)
-                (start, members) = (end, 0)
-            }
-        }
-        if members > 0 || buckets.isEmpty {
-            buckets.append(start..<parameters.count)
-            counts.append(members)
-        }
-        self.buckets = buckets
-        parametersPerBucket = counts
-        pendingParameters = counts
-        bucketOfParameter = owner
-        requests = buckets.map { _ in ReductionRequest() }
+    ///   - accumulationSteps: micro-batches per step whose summed gradients ``finish()`` averages.
+    ///   - maxGradientNorm: clip to this global norm after averaging (0: no clipping).
+    public convenience init(parameters: FlatParameters, communicator: any Communicator, bucketBytes: Int = 25_000_000,
+                            overlap: OverlapPolicy = .auto, transport: Transport = .auto,
+                            accumulationSteps: Int = 1, maxGradientNorm: Float = 0) throws {
+        let buckets = Self.buckets(of: parameters, bucketBytes: bucketBytes)
+        let overlaps: Bool
         switch overlap {
         case .on: overlaps = communicator.size > 1
         case .off: overlaps = false
         case .auto: overlaps = try Self.spansSeveralHosts(communicator)
         }
-        sharedMemory = try Self.sharedMemoryReduction(for: parameters, communicator: communicator, overlaps: overlaps,
-                                                      transport: transport)
+        let chosen = try Self.transport(for: parameters, buckets: buckets, communicator: communicator, overlaps: overlaps,
+                                        strategy: transport)
+        self.init(parameters: parameters, communicator: communicator, buckets: buckets, transport: chosen,
+                  accumulationSteps: accumulationSteps, maxGradientNorm: maxGradientNorm)
     }
 
-    /// The shared-memory reduction that `transport` asks for, with the gradients moved into it.
-    private static func sharedMemoryReduction(for parameters: FlatParameters, communicator: any Communicator,
-                                              overlaps: Bool, transport: Transport) throws -> SharedMemoryAllReduce? {
-        if transport == .shared && overlaps {
+    /// A reducer that moves `buckets` with `transport`; installs the readiness hooks on
+    /// `parameters` (replacing those of an earlier reducer of the same parameters).
+    init(parameters: FlatParameters, communicator: any Communicator, buckets: [Range<Int>], transport: any GradientTransport,
+         accumulationSteps: Int = 1, maxGradientNorm: Float = 0) {
+        precondition(accumulationSteps >= 1, "GradientReducer: accumulationSteps must be at least 1, got \(accumulationSteps)")
+        precondition(maxGradientNorm >= 0, "GradientReducer: maxGradientNorm must not be negative, got \(maxGradientNorm)")
+        self.parameters = parameters
+        self.communicator = communicator
+        self.buckets = buckets
+        self.transport = transport
+        self.accumulationSteps = accumulationSteps
+        self.maxGradientNorm = maxGradientNorm
+        var owner: [Int] = [], bucket = 0
+        for entry in parameters.entries {
+            while entry.offset >= buckets[bucket].upperBound && bucket + 1 < buckets.count { bucket += 1 }
+            owner.append(bucket)
+        }
+        bucketOfParameter = owner
+        reports = [Int](repeating: 0, count: owner.count)
+        lastReport = reports
+        pendingInBucket = [Int](repeating: 0, count: buckets.count)
+        readyOrder.reserveCapacity(owner.count)
+        for (index, tensor) in parameters.tensors.enumerated() {
+            tensor.gradientAccumulatedHook = { [weak self] _ in self?.reportGradient(ofParameter: index) }
+        }
+    }
+
+    /// Cuts the flat buffer into buckets of whole parameters of at least `bucketBytes` (the last
+    /// one may be smaller).
+    static func buckets(of parameters: FlatParameters, bucketBytes: Int) -> [Range<Int>] {
+        var buckets: [Range<Int>] = []
+        var start = 0, members = 0
+        let limit = max(1, bucketBytes / MemoryLayout<Float>.stride)
+        for entry in parameters.entries {
+            members += 1
+            let end = entry.offset + entry.count
+            if end - start >= limit {
+                buckets.append(start..<end)
+                (start, members) = (end, 0)
+            }
+        }
+        if members > 0 || buckets.isEmpty { buckets.append(start..<parameters.count) }
+        return buckets
+    }
+
+    /// The transport that `strategy` and `overlaps` ask for; the shared-memory one moves the
+    /// gradient buffer into the window.
+    private static func transport(for parameters: FlatParameters, buckets: [Range<Int>], communicator: any Communicator,
+                                  overlaps: Bool, strategy: Transport) throws -> any GradientTransport {
+        if strategy == .shared && overlaps {
             throw DistributedError(call: "gradient reducer", code: Int32(FGA_ERR_BAD_ARGUMENT),
                                    message: "the shared-memory transport reduces after backward; it cannot be combined with overlap")
         }
-        guard transport != .mpi, !overlaps, communicator.size > 1, let mpi = communicator as? MPICommunicator else { return nil }
-        let reduction: SharedMemoryAllReduce
-        do {
-            reduction = try SharedMemoryAllReduce(communicator: mpi, count: parameters.count)
-        } catch let error as DistributedError where transport == .auto && error.code == Int32(FGA_ERR_UNEVEN_NODES) {
-            return nil
+        guard communicator.size > 1 else { return LocalTransport() }
+        if strategy != .mpi && !overlaps {
+            do {
+                if let reduction = try communicator.makeSharedMemoryAllReduce(count: parameters.count) {
+                    parameters.moveGradients(to: reduction.buffer)
+                    return SharedMemoryTransport(reduction)
+                }
+            } catch let error as DistributedError where strategy == .auto && error.code == Int32(FGA_ERR_UNEVEN_NODES) {
+                // Hosts with different numbers of ranks: MPI messages instead.
+            }
         }
-        parameters.moveGradients(to: reduction.buffer)
-        return reduction
+        return MessageTransport(communicator: communicator, parameters: parameters, buckets: buckets, overlapping: overlaps)
     }
 
     /// True when the ranks run on more than one host.
@@ -128,65 +207,118 @@ public final class GradientReducer {
         return Set(hashes).count > 1
     }
 
-    /// Call before each backward pass that should synchronise.
+    /// Call before each backward pass of an iteration (every micro-batch); readiness is tracked
+    /// while ``isSynchronizing``.
     public func prepareForBackward() {
-        for i in pendingParameters.indices { pendingParameters[i] = parametersPerBucket[i] }
-        nextBucketToStart = 0
-        deferredError = nil
         lastCommunicationSeconds = 0
+        lastBucketsStartedDuringBackward = 0
+        lastBucketsHeldBack = 0
+        guard isSynchronizing else { collecting = false; return }
+        collecting = true
+        deferredError = nil
+        nextInSchedule = 0
+        reportSequence = 0
+        readyOrder.removeAll(keepingCapacity: true)
+        for i in reports.indices { reports[i] = 0 }
+        if let expectedReports {
+            for i in pendingInBucket.indices { pendingInBucket[i] = 0 }
+            for (parameter, expected) in expectedReports.enumerated() where expected > 0 { pendingInBucket[bucketOfParameter[parameter]] += 1 }
+            // Buckets of unused parameters only are final from the start.
+            startReadyBuckets()
+        }
     }
 
-    /// The hook for `backward(leafGradientReady:)`: `tensor`'s gradient is final for this pass.
-    public func gradientReady(_ tensor: Tensor) {
-        guard overlaps, isSynchronizing, communicator.size > 1, deferredError == nil,
-              let bucket = bucketOfParameter[ObjectIdentifier(tensor)] else { return }
+    /// One backward pass made its last contribution to the gradient of parameter `index` (of
+    /// `parameters.entries`). The parameters' hooks call this; a simulated backward may too.
+    public func reportGradient(ofParameter index: Int) {
+        guard collecting, deferredError == nil else { return }
+        reports[index] += 1
+        guard let expectedReports else {
+            lastReport[index] = reportSequence
+            reportSequence += 1
+            return
+        }
+        let expected = expectedReports[index]
+        guard reports[index] <= expected else {
+            deferredError = GradientReadinessError.reportedAfterFinal(parameter: parameters.entries[index].name, reports: reports[index], expected: expected,
+                                                iteration: completedIterations + 1)
+            return
+        }
+        guard reports[index] == expected else { return }
+        readyOrder.append(index)
+        let bucket = bucketOfParameter[index]
+        pendingInBucket[bucket] -= 1
+        guard pendingInBucket[bucket] == 0 else { return }
+        startReadyBuckets()
+        if transport.startsDuringBackward && positionInSchedule[bucket] >= nextInSchedule { lastBucketsHeldBack += 1 }
+    }
+
+    /// Starts, in schedule order, every bucket whose parameters are final, and polls the ones
+    /// already started.
+    private func startReadyBuckets() {
+        guard transport.startsDuringBackward, let schedule else { return }
         let began = DispatchTime.now().uptimeNanoseconds
         defer { lastCommunicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9 }
         do {
-            pendingParameters[bucket] -= 1
-            // Buckets start strictly in index order so that every rank issues the same
-            // sequence of collectives.
-            while nextBucketToStart < buckets.count && pendingParameters[nextBucketToStart] == 0 {
-                try start(nextBucketToStart)
-                nextBucketToStart += 1
+            let before = nextInSchedule
+            while nextInSchedule < schedule.count && pendingInBucket[schedule[nextInSchedule]] == 0 {
+                try transport.start(bucket: schedule[nextInSchedule])
+                nextInSchedule += 1
             }
-            // Advance the outstanding reductions (Open MPI progresses only inside MPI calls).
-            for index in 0..<nextBucketToStart { _ = try requests[index].test() }
+            lastBucketsStartedDuringBackward += nextInSchedule - before
+            try transport.progress()
         } catch {
             deferredError = error
         }
     }
 
-    /// Completes the reduction after backward: every bucket is summed over ranks and the
-    /// parameters' gradient scale divided by the number of ranks. Does nothing while
-    /// ``isSynchronizing`` is false.
+    /// Completes the reduction after backward: every bucket is summed over the ranks, and the
+    /// gradient scale becomes 1 / (ranks × ``accumulationSteps``), times the clipping factor when
+    /// ``maxGradientNorm`` is set. Does nothing while ``isSynchronizing`` is false. The first call
+    /// also fixes the readiness counts and the bucket schedule, agreed between the ranks.
     public func finish() throws {
+        guard isSynchronizing else { return }
+        collecting = false
+        defer { completedIterations += 1 }
         if let deferredError { throw deferredError }
-        guard isSynchronizing, communicator.size > 1 else { return }
         let began = DispatchTime.now().uptimeNanoseconds
-        if let sharedMemory {
-            try sharedMemory.allReduce()
-        } else if overlaps {
-            while nextBucketToStart < buckets.count {
-                try start(nextBucketToStart)
-                nextBucketToStart += 1
+        if expectedReports == nil {
+            try learnSchedule()
+        } else if let expectedReports {
+            let short = expectedReports.indices.filter { reports[$0] < expectedReports[$0] }
+            if !short.isEmpty {
+                throw GradientReadinessError.neverFinal(parameters: short.prefix(8).map { parameters.entries[$0].name }, count: short.count,
+                                                        iteration: completedIterations + 1)
             }
-            for request in requests { try request.wait() }
-        } else {
-            for bucket in buckets { try communicator.allReduce(bucketPointer(bucket), .sum) }
         }
-        // The sum becomes a mean through the gradient scale, which the optimiser and gradient
-        // clipping apply as they read: no extra pass over the buffer.
-        parameters.gradientScale /= Float(communicator.size)
+        try transport.complete(remaining: schedule![nextInSchedule...])
+        nextInSchedule = schedule!.count
         lastCommunicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
+        // The sum becomes a mean, and clipping a factor, through the gradient scale that the
+        // optimiser applies as it reads: no extra pass over the buffer.
+        lastGradientNorm = parameters.setGradientScale(dividingBy: Float(communicator.size * accumulationSteps),
+                                                       clippingTo: maxGradientNorm)
     }
 
-    private func start(_ index: Int) throws {
-        try communicator.startAllReduce(bucketPointer(buckets[index]), .sum, request: requests[index])
-    }
-
-    private func bucketPointer(_ range: Range<Int>) -> UnsafeMutableBufferPointer<Float> {
-        UnsafeMutableBufferPointer(start: parameters.gradients.pointer + range.lowerBound, count: range.count)
+    /// After the first iteration: the ranks check that they reported the same counts, and rank
+    /// 0's order of filled buckets becomes everyone's schedule.
+    private func learnSchedule() throws {
+        var hash = Hasher64()
+        for count in reports { withUnsafeBytes(of: Int64(count)) { hash.combine(bytes: $0) } }
+        let hashes = try communicator.allGather(hash.value)
+        let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
+        if !differing.isEmpty { throw GradientReadinessError.ranksDisagree(ranks: differing) }
+        // A bucket fills with its last parameter's last report; unused parameters never delay it.
+        var filled = [Int](repeating: -1, count: buckets.count)
+        for (parameter, bucket) in bucketOfParameter.enumerated() where reports[parameter] > 0 {
+            filled[bucket] = max(filled[bucket], lastReport[parameter])
+        }
+        var order = buckets.indices.sorted { (filled[$0], $0) < (filled[$1], $1) }.map { Int64($0) }
+        try communicator.broadcast(&order, root: 0)
+        schedule = order.map { Int($0) }
+        expectedReports = reports
+        readyOrder = reports.indices.filter { reports[$0] > 0 }.sorted { lastReport[$0] < lastReport[$1] }
+        unusedParameters = reports.indices.filter { reports[$0] == 0 }.map { parameters.entries[$0].name }
     }
 }
 

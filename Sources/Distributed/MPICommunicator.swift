@@ -93,6 +93,10 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         size > 1 ? try ArrivalBoard(communicator: self) : nil
     }
 
+    public func makeSharedMemoryAllReduce(count: Int) throws -> SharedMemoryAllReduce? {
+        size > 1 ? try SharedMemoryAllReduce(communicator: self, count: count) : nil
+    }
+
     public func abort(code: Int32, message: String) -> Never {
         FileHandle.standardError.write(Data("\(ProcessInfo.processInfo.processName) [rank \(rank)/\(size) on \(hostName)]: error: \(message)\n".utf8))
         fga_abort(code)

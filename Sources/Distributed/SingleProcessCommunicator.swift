@@ -12,6 +12,8 @@ public final class SingleProcessCommunicator: Communicator, @unchecked Sendable 
 
     public func makeArrivalBoard() throws -> ArrivalBoard? { nil }
 
+    public func makeSharedMemoryAllReduce(count: Int) throws -> SharedMemoryAllReduce? { nil }
+
     public func allReduce<Element: ReducibleElement>(
         _ buffer: UnsafeMutableBufferPointer<Element>, _ operation: ReduceOperation) throws {}
 

@@ -131,11 +131,11 @@ public final class FGAsegModel: Module {
     /// backward chunk by chunk, except for the first `keptSpatialClasses` classes, whose activations are
     /// kept (``spatialClassesWithin(budgetBytes:images:classes:labels:size:classChunk:)`` picks how many
     /// fit a memory budget); this bounds the memory of large vocabularies. Gradients accumulate into
-    /// the parameters' `.grad`; returns the loss values. `leafGradientReady` is called once per
-    /// parameter when its gradient is final (the per-class decoder's during the last chunk's
-    /// backward, the others during the final backward), as `backward(leafGradientReady:)` does.
+    /// the parameters' `.grad`; returns the loss values. The step runs one backward pass per chunk,
+    /// one for everything upstream, and one nested pass per recomputed slice of the spatial
+    /// aggregation: a parameter's ``Tensor/gradientAccumulatedHook`` runs once per pass that reaches it.
     public func chunkedTrainingStep(_ images: Tensor, classes: Tensor, labels: [Int32], size: Int, classChunk: Int,
-                                    keptSpatialClasses: Int = 0, leafGradientReady: ((Tensor) -> Void)? = nil)
+                                    keptSpatialClasses: Int = 0)
         -> (segmentation: Float, textToPixel: Float, total: Float) {
         precondition(isTraining, "chunkedTrainingStep needs training mode")
         let (image, guidance, text) = imagePath(images, classes: classes)
@@ -167,8 +167,7 @@ public final class FGAsegModel: Module {
             }
             segmentation += chunkSegmentation.item
             total += chunkTotal.item
-            // The per-class decoder's parameters are final after the last chunk.
-            chunkTotal.backward(leafGradientReady: start + count == t ? leafGradientReady : nil)
+            chunkTotal.backward()
             start += count
         }
         // Everything upstream of the per-class decoder: the T2P and first rejection-head losses, plus
@@ -187,11 +186,11 @@ public final class FGAsegModel: Module {
         for (original, leaf) in zip(upstreamLeaves, leaves) {
             if let gradient = leaf.grad { upstream = upstream + (original * gradient).sum() }
         }
-        upstream.backward(leafGradientReady: leafGradientReady)
+        upstream.backward()
         return (segmentation, t2p?.item ?? 0, total + carriedTotal)
     }
 
-    /// How many classes' spatial-aggregation activations a ``chunkedTrainingStep(_:classes:labels:size:classChunk:keptSpatialClasses:leafGradientReady:)``
+    /// How many classes' spatial-aggregation activations a ``chunkedTrainingStep(_:classes:labels:size:classChunk:keptSpatialClasses:)``
     /// can keep within `budgetBytes` of live tensor memory: a multiple of `classChunk` (so that small
     /// differences in the measured peak do not change it), at most T.
     ///

@@ -14,10 +14,11 @@ public final class FlatParameters {
 
     public let values: Tensor
     public private(set) var gradients: Tensor
-    /// The true gradient is `gradients × gradientScale`. Averaging over ranks and gradient
-    /// clipping change this factor instead of rewriting the buffer; the optimisers apply it as
-    /// they read. ``zeroGradients()`` resets it to 1.
-    public var gradientScale: Float = 1
+    /// The true gradient is `gradients × gradientScale`. Averaging over ranks and micro-batches
+    /// and gradient clipping set this factor once per step (``setGradientScale(dividingBy:clippingTo:)``,
+    /// which the gradient reducer calls) instead of rewriting the buffer; the optimisers apply it
+    /// as they read. ``zeroGradients()`` resets it to 1.
+    public private(set) var gradientScale: Float = 1
     public let entries: [Entry]
     public let tensors: [Tensor]
 
@@ -68,10 +69,15 @@ public final class FlatParameters {
         return Float(total.squareRoot()) * Swift.abs(gradientScale)
     }
 
-    /// Scales gradients so that their global norm is at most `maxNorm` (PyTorch's
-    /// `clip_grad_norm_`: factor maxNorm / (norm + 1e-6) when below 1). Returns the norm before clipping.
+    /// Sets the step's gradient scale: the summed gradients divided by `divisor` (ranks ×
+    /// accumulated micro-batches), then clipped to the global norm `maxNorm` as PyTorch's
+    /// `clip_grad_norm_` does (factor maxNorm / (norm + 1e-6) when below 1); `maxNorm` 0 skips the
+    /// clipping. Returns the norm before clipping (0 when not clipping).
     @discardableResult
-    public func clipGradientNorm(_ maxNorm: Float) -> Float {
+    public func setGradientScale(dividingBy divisor: Float, clippingTo maxNorm: Float = 0) -> Float {
+        precondition(divisor > 0 && maxNorm >= 0, "setGradientScale: divisor \(divisor) must be positive and maxNorm \(maxNorm) not negative")
+        gradientScale = 1 / divisor
+        guard maxNorm > 0 else { return 0 }
         let norm = gradientNorm()
         let factor = maxNorm / (norm + 1e-6)
         if factor < 1 { gradientScale *= factor }

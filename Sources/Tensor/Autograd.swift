@@ -88,20 +88,18 @@ extension Tensor {
 
     /// Back-propagates from this scalar: every leaf that requires gradients gets d(self)/d(leaf)
     /// added to its `.grad` (gradients accumulate across calls, as in PyTorch). The graph and
-    /// everything it saved are released afterwards.
-    ///
-    /// - Parameter leafGradientReady: called once per leaf when its gradient is final for this
-    ///   pass, in the order backward completes them (used to start gradient all-reduces early).
-    public func backward(leafGradientReady: ((Tensor) -> Void)? = nil) {
+    /// everything it saved are released afterwards. Each leaf's ``gradientAccumulatedHook`` runs
+    /// once, after the pass's last contribution to it, in the order backward completes the leaves.
+    public func backward() {
         precondition(count == 1, "backward: the output must be a scalar, got shape \(shape)")
-        backward(gradient: Tensor(repeating: 1, shape: shape), leafGradientReady: leafGradientReady)
+        backward(gradient: Tensor(repeating: 1, shape: shape))
     }
 
     /// Back-propagates `gradient` [same shape as self].
-    public func backward(gradient: Tensor, leafGradientReady: ((Tensor) -> Void)? = nil) {
+    public func backward(gradient: Tensor) {
         precondition(gradient.shape == shape, "backward: gradient shape \(gradient.shape) differs from \(shape)")
         guard let root = gradientNode else {
-            if requiresGrad { accumulateLeafGradient(gradient); leafGradientReady?(self) }
+            if requiresGrad { accumulateLeafGradient(gradient); gradientAccumulatedHook?(self) }
             return
         }
         // Count, for every node, how many edges point at it; for every leaf, how many edges reach it.
@@ -148,7 +146,7 @@ extension Tensor {
                     if let inputGradient { tensor.accumulateLeafGradient(inputGradient) }
                     let leafId = ObjectIdentifier(tensor)
                     leafUses[leafId]! -= 1
-                    if leafUses[leafId] == 0 { leafGradientReady?(tensor) }
+                    if leafUses[leafId] == 0 { tensor.gradientAccumulatedHook?(tensor) }
                 case nil:
                     break
                 }

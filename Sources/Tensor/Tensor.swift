@@ -15,6 +15,12 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     public var grad: Tensor?
     /// The operation that produced this tensor, when it was recorded.
     var gradientNode: GradientNode?
+    /// Called by backward on a leaf after the last contribution of a pass to its ``grad``: once
+    /// per backward pass that reaches the leaf, nested passes included (the recomputation of a
+    /// ``checkpointed(_:shared:along:sliceLength:keeping:_:)`` region runs one per slice). PyTorch's
+    /// `register_post_accumulate_grad_hook`; the gradient reducer counts these calls to know when
+    /// a parameter's gradient is final for the iteration.
+    public var gradientAccumulatedHook: ((Tensor) -> Void)?
 
     /// Wraps `storage` with `shape`.
     init(shape: [Int], storage: TensorStorage, requiresGrad: Bool = false) {

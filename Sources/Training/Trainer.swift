@@ -155,7 +155,8 @@ public final class Trainer {
             throw ConfigurationError(key: "distributed.transport", source: "configuration", "'\(c.distributed.transport)' is not auto, shared or mpi")
         }
         let reducer = try GradientReducer(parameters: flat, communicator: world, bucketBytes: c.distributed.bucketMb * 1_000_000,
-                                          overlap: overlap, transport: transport)
+                                          overlap: overlap, transport: transport, accumulationSteps: accumulateSteps,
+                                          maxGradientNorm: Float(c.solver.clipGradNorm))
         let metricsLog = world.isMain ? try MetricsLog(path: output + "/metrics.jsonl") : nil
         let events = world.isMain ? try TensorBoardWriter(folder: output) : nil
         events?.add(text: "```yaml\n" + (try ConfigurationLoader.yaml(c)) + "```", tag: "config", step: iteration)
@@ -184,7 +185,8 @@ public final class Trainer {
 
     /// One iteration: the micro-batches' forward and backward, the gradient all-reduce, one
     /// all-reduce that agrees on the losses and on whether any rank saw a non-finite loss or was
-    /// asked to stop, then clipping and AdamW (or a skipped step).
+    /// asked to stop, then AdamW (or a skipped step). The gradient all-reduce also averages over
+    /// ranks and micro-batches and clips, through the gradient scale.
     private func runIteration(loader: TrainingLoader, prompts: [[Int32]], reducer: GradientReducer) throws -> IterationRecord {
         let c = configuration
         let it = iteration, stepStart = Date(), waitBefore = loader.waitSeconds
@@ -207,8 +209,12 @@ public final class Trainer {
         }
         watchdog.observe(stepSeconds: Date().timeIntervalSince(stepStart))
         phases.compute = phaseEnded()
+        let learnsSchedule = reducer.schedule == nil
         try watchdog.guarding("gradient all-reduce", step: it) { try reducer.finish() }
-        flat.gradientScale /= Float(accumulateSteps)
+        if learnsSchedule && world.isMain && !reducer.unusedParameters.isEmpty {
+            let names = reducer.unusedParameters
+            log("gradient reducer: \(names.count) trainable parameter(s) got no gradient in the first iteration and must stay without one: \(names.prefix(8).joined(separator: ", "))\(names.count > 8 ? ", …" : "")")
+        }
         // One all-reduce for the rank-summed losses, ranks with a non-finite loss, ranks asked to stop.
         var agreed = [losses.segmentation, losses.textToPixel, losses.total, nonFinite ? 1 : 0, stopRequest.reason == nil ? 0 : 1]
         try watchdog.guarding("loss all-reduce", step: it) { try agreed.withUnsafeMutableBufferPointer { try world.allReduce($0, .sum) } }
@@ -221,7 +227,6 @@ public final class Trainer {
                 throw DivergedRunError(skippedSteps: skippedSteps, limit: c.solver.maxNonfiniteSteps)
             }
         } else {
-            if c.solver.clipGradNorm > 0 { flat.clipGradientNorm(Float(c.solver.clipGradNorm)) }
             optimizer.update(learningRate: Float(learningRate))
         }
         phases.optimizer = phaseEnded()
@@ -262,12 +267,11 @@ public final class Trainer {
         let size = configuration.data.cropSize
         if configuration.model.classChunk > 0 {
             return model.chunkedTrainingStep(batch.images, classes: classes, labels: batch.labels, size: size,
-                                             classChunk: configuration.model.classChunk, keptSpatialClasses: keptSpatialClasses,
-                                             leafGradientReady: reducer.gradientReady)
+                                             classChunk: configuration.model.classChunk, keptSpatialClasses: keptSpatialClasses)
         }
         let losses = model.losses(model(batch.images, classes: classes), labels: batch.labels, size: size)
         let values = (losses.segmentation.item, losses.textToPixel.item, losses.total.item)
-        losses.total.backward(leafGradientReady: reducer.gradientReady)
+        losses.total.backward()
         return values
     }
 

@@ -7,15 +7,17 @@ import Tensor
 final class TinyClassifier: Module {
     let fc1: Linear, norm: LayerNorm, fc2: Linear
 
-    init(seed: UInt64) {
+    /// `registeredBackwards`: register the layers last to first, so that the flat gradient buffer
+    /// (reverse registration order) runs in forward order and its first bucket is the last to be
+    /// final in backward — buckets fill out of buffer order.
+    init(seed: UInt64, registeredBackwards: Bool = false) {
         var generator = RandomGenerator(seed: seed)
         fc1 = Linear(6, 16, generator: &generator)
         norm = LayerNorm(16)
         fc2 = Linear(16, 3, generator: &generator)
         super.init()
-        child("fc1", fc1)
-        child("norm", norm)
-        child("fc2", fc2)
+        let layers: [(String, Module)] = [("fc1", fc1), ("norm", norm), ("fc2", fc2)]
+        for (name, layer) in registeredBackwards ? layers.reversed() : layers { child(name, layer) }
     }
 
     /// Cross-entropy of sample `index` of a fixed synthetic data set, scaled by `weight`.
@@ -41,16 +43,20 @@ struct Updater {
 }
 
 /// Trains `steps` steps data-parallel: each rank takes `microBatches` samples per step (the
-/// last one synchronises), and returns the trained model.
+/// last one synchronises; the reducer averages over them), and returns the trained model.
+/// `buckets`: of the last step's buckets (`of`), how many started during backward and how many
+/// had to wait for an earlier one in the schedule after they were full.
 func trainDataParallel(_ world: any Communicator, optimizer: OptimizerKind, overlap: GradientReducer.OverlapPolicy,
-                       transport: GradientReducer.Transport = .auto, microBatches: Int, steps: Int, failAtStep: Int? = nil,
-                       failure: (() throws -> Void)? = nil) throws -> TinyClassifier {
-    let model = TinyClassifier(seed: UInt64(42 + world.rank))  // deliberately different: broadcast must fix it
+                       transport: GradientReducer.Transport = .auto, microBatches: Int, steps: Int, registeredBackwards: Bool = false,
+                       failAtStep: Int? = nil, failure: (() throws -> Void)? = nil)
+    throws -> (model: TinyClassifier, buckets: (started: Int, heldBack: Int, of: Int)) {
+    // Deliberately different initial values: broadcast must fix them.
+    let model = TinyClassifier(seed: UInt64(42 + world.rank), registeredBackwards: registeredBackwards)
     try Replicas.broadcastFromRoot(model, communicator: world)
     try Replicas.verify(model, communicator: world, step: 0)
     let flat = FlatParameters(model)
-    let reducer = try GradientReducer(parameters: flat, communicator: world, bucketBytes: 512, overlap: overlap,
-                                      transport: transport)
+    let reducer = try GradientReducer(parameters: flat, communicator: world, bucketBytes: 128, overlap: overlap,
+                                      transport: transport, accumulationSteps: microBatches)
     let updater = Updater(optimizer, flat)
     for step in 0..<steps {
         if step == failAtStep, let failure { try failure() }
@@ -59,17 +65,17 @@ func trainDataParallel(_ world: any Communicator, optimizer: OptimizerKind, over
             reducer.isSynchronizing = micro == microBatches - 1
             reducer.prepareForBackward()
             let sample = (step * microBatches + micro) * world.size + world.rank
-            model.loss(sample: sample, weight: 1 / Float(microBatches)).backward(leafGradientReady: reducer.gradientReady)
+            model.loss(sample: sample, weight: 1).backward()
         }
         try reducer.finish()
         updater.step(0.05)
     }
-    return model
+    return (model, (reducer.lastBucketsStartedDuringBackward, reducer.lastBucketsHeldBack, reducer.buckets.count))
 }
 
 /// The same training in one process: each step accumulates the gradients of all ranks' samples.
-func trainReference(size: Int, optimizer: OptimizerKind, microBatches: Int, steps: Int) -> TinyClassifier {
-    let model = TinyClassifier(seed: 42)
+func trainReference(size: Int, optimizer: OptimizerKind, microBatches: Int, steps: Int, registeredBackwards: Bool = false) -> TinyClassifier {
+    let model = TinyClassifier(seed: 42, registeredBackwards: registeredBackwards)
     let flat = FlatParameters(model)
     let updater = Updater(optimizer, flat)
     for step in 0..<steps {
@@ -94,16 +100,27 @@ func maxDifference(_ a: Module, _ b: Module) -> Float {
 
 func runDataParallelChecks(_ world: any Communicator, _ checks: Checks) throws {
     for optimizer in OptimizerKind.allCases {
-        let paths: [(GradientReducer.OverlapPolicy, GradientReducer.Transport)] = [(.off, .shared), (.off, .mpi), (.on, .mpi)]
-        for (overlap, transport) in paths {
+        // The last path overlaps with buckets that fill out of buffer order.
+        let paths: [(GradientReducer.OverlapPolicy, GradientReducer.Transport, Bool)] = [
+            (.off, .shared, false), (.off, .mpi, false), (.on, .mpi, false), (.on, .mpi, true),
+        ]
+        for (overlap, transport, registeredBackwards) in paths {
             for microBatches in [1, 2] {
-                let trained = try trainDataParallel(world, optimizer: optimizer, overlap: overlap, transport: transport,
-                                                    microBatches: microBatches, steps: 5)
-                let reference = trainReference(size: world.size, optimizer: optimizer, microBatches: microBatches, steps: 5)
+                let path = "\(optimizer) overlap=\(overlap) transport=\(transport)\(registeredBackwards ? " out-of-order" : "") accumulate=\(microBatches)"
+                let (trained, buckets) = try trainDataParallel(world, optimizer: optimizer, overlap: overlap, transport: transport,
+                                                               microBatches: microBatches, steps: 5, registeredBackwards: registeredBackwards)
+                let reference = trainReference(size: world.size, optimizer: optimizer, microBatches: microBatches, steps: 5,
+                                               registeredBackwards: registeredBackwards)
                 let difference = maxDifference(trained, reference)
                 let bound: Float = optimizer == .sgd ? 1e-6 : 1e-5
-                checks.expect(difference <= bound,
-                              "\(optimizer) overlap=\(overlap) transport=\(transport) accumulate=\(microBatches): max |Δparam| \(difference) vs single process > \(bound)")
+                checks.expect(difference <= bound, "\(path): max |Δparam| \(difference) vs single process > \(bound)")
+                // With overlap, every bucket starts during backward, as soon as it is full, once the
+                // schedule is learned (buckets started strictly in buffer order would wait when
+                // registered backwards).
+                let overlapping = overlap == .on && world.size > 1
+                checks.expect(buckets.started == (overlapping ? buckets.of : 0) && buckets.heldBack == 0,
+                              "\(path): \(buckets.started) of \(buckets.of) buckets started during the last backward, \(buckets.heldBack) held back")
+                checks.expect(buckets.of >= 3, "\(path): only \(buckets.of) buckets")
                 // Replicas stay identical, and a perturbed replica is detected on every rank.
                 do {
                     try Replicas.verify(trained, communicator: world, step: 5)
@@ -122,5 +139,27 @@ func runDataParallelChecks(_ world: any Communicator, _ checks: Checks) throws {
                 }
             }
         }
+    }
+    try checkRanksAgreeOnReadiness(world, checks)
+}
+
+/// A rank whose first backward reaches different parameters (the last rank skips fc1) makes
+/// every rank's first `finish()` throw the same error naming it, instead of leaving the ranks
+/// to issue different collectives.
+func checkRanksAgreeOnReadiness(_ world: any Communicator, _ checks: Checks) throws {
+    guard world.size > 1 else { return }
+    let model = TinyClassifier(seed: 42)
+    let flat = FlatParameters(model)
+    let reducer = try GradientReducer(parameters: flat, communicator: world, bucketBytes: 512, overlap: .on, transport: .mpi)
+    reducer.prepareForBackward()
+    var generator = RandomGenerator(seed: 7)
+    let x = Tensor.normal([1, 16], using: &generator)
+    let features = world.rank == world.size - 1 ? x : model.fc1(Tensor.normal([1, 6], using: &generator)).gelu()
+    Tensor.crossEntropy(model.fc2(model.norm(features)), targets: [1]).backward()
+    do {
+        try reducer.finish()
+        checks.expect(false, "ranks with different backward graphs were not detected")
+    } catch let error as GradientReadinessError {
+        checks.expect(error == .ranksDisagree(ranks: [world.size - 1]), "disagreement error: \(error)")
     }
 }

@@ -37,26 +37,8 @@ import TestSupport
 
         let chunked = try makeModel()
         chunked.train()
-        // A parameter is reported at most once, when its gradient is final (the gradient all-reduce
-        // starts its bucket then): a copy taken at the report must equal the final gradient.
-        // Only parameters inside the checkpointed spatial aggregation (their gradients come from
-        // the recomputation) and unused ones go unreported; the reducer sends them at finish().
-        var reported: [ObjectIdentifier: [Float]] = [:]
-        var duplicates = 0
         let values = chunked.chunkedTrainingStep(images, classes: chunked.classEmbeddings(prompts), labels: labels, size: 64,
-                                                 classChunk: 3, keptSpatialClasses: keptSpatialClasses) { tensor in
-            if reported.updateValue(tensor.grad?.scalars ?? [], forKey: ObjectIdentifier(tensor)) != nil { duplicates += 1 }
-        }
-        #expect(duplicates == 0)
-        for (name, tensor) in chunked.trainableParameters() {
-            let used = tensor.grad?.scalars.contains { $0 != 0 } ?? false
-            guard let atReport = reported[ObjectIdentifier(tensor)] else {
-                #expect(name.contains(".swin_block.") || !used, "\(name) was never reported ready")
-                continue
-            }
-            #expect(atReport == (tensor.grad?.scalars ?? []), "\(name) changed after it was reported ready")
-        }
-
+                                                 classChunk: 3, keptSpatialClasses: keptSpatialClasses)
         #expect(abs(values.segmentation - fullLosses.segmentation.item) <= 1e-5)
         #expect(abs(values.textToPixel - fullLosses.textToPixel.item) <= 1e-5)
         #expect(catSeg == (chunked.p2tformer == nil && chunked.projector == nil && chunked.decoder.localCost == nil))

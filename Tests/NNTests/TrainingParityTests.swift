@@ -66,7 +66,7 @@ final class FixtureNet: Module {
             #expect(abs(loss.item - expectedLosses[step]) <= 1e-5 + 1e-4 * abs(expectedLosses[step]),
                     "step \(step): loss \(loss.item), PyTorch \(expectedLosses[step])")
             loss.backward()
-            flat.clipGradientNorm(0.5)
+            flat.setGradientScale(dividingBy: 1, clippingTo: 0.5)
             optimizer.update(learningRate: Float(schedule.learningRate(at: step)))
         }
         for (name, tensor) in model.namedParameters() {

@@ -37,28 +37,30 @@ enum AllReduceBenchmark {
                 if let failure { throw failure }
                 return try world.allReduce(seconds, .max)
             }
+            // Simulated backward: `gemms` GEMMs per parameter (48: about as long as the
+            // communication at n=2), then its gradient is reported ready. Without GEMMs, the timing
+            // is the reduction's alone. Each reducer learns the readiness pattern in its first
+            // (warm-up) iteration, and every iteration reports all parameters in the same order.
+            let a = Tensor(repeating: 0.5, shape: [96, 96])
+            let c = Tensor(repeating: 0, shape: [96, 96])
+            let backward = { (reducer: GradientReducer?, gemms: Int) in
+                reducer?.prepareForBackward()
+                for index in flat.tensors.indices {
+                    for _ in 0..<gemms { BLAS.gemm(m: 96, n: 96, k: 96, a: a.pointer, lda: 96, b: a.pointer, ldb: 96, c: c.pointer, ldc: 96) }
+                    reducer?.reportGradient(ofParameter: index)
+                }
+            }
             let raw = try timed { try world.allReduce(whole, .sum) }
             let serial = try GradientReducer(parameters: flat, communicator: world, bucketBytes: bucketBytes, overlap: .off,
                                              transport: .mpi)
-            let bucketed = try timed { serial.prepareForBackward(); try serial.finish() }
+            let bucketed = try timed { backward(serial, 0); try serial.finish() }
             rows.append(BenchmarkRow(suite: "allreduce", name: "bucketed_\(bucketBytes / 1_000_000)MB_\(label)", ours: bucketed,
                                      baselineName: "MPI_Allreduce (one call)", baseline: raw, bytes: Double(floats * 4)))
-
-            // Simulated backward: GEMMs per parameter (about as long as the communication at n=2),
-            // then its gradient is ready.
-            let a = Tensor(repeating: 0.5, shape: [96, 96])
-            let c = Tensor(repeating: 0, shape: [96, 96])
-            let compute = { (flat: FlatParameters, ready: (Tensor) -> Void) in
-                for tensor in flat.tensors {
-                    for _ in 0..<48 { BLAS.gemm(m: 96, n: 96, k: 96, a: a.pointer, lda: 96, b: a.pointer, ldb: 96, c: c.pointer, ldc: 96) }
-                    ready(tensor)
-                }
-            }
-            let computeOnly = try timed { compute(flat) { _ in } }
-            let sequential = try timed { serial.prepareForBackward(); compute(flat, serial.gradientReady); try serial.finish() }
+            let computeOnly = try timed { backward(nil, 48) }
+            let sequential = try timed { backward(serial, 48); try serial.finish() }
             let overlapped = try GradientReducer(parameters: flat, communicator: world, bucketBytes: bucketBytes, overlap: .on,
                                                  transport: .mpi)
-            let overlapping = try timed { overlapped.prepareForBackward(); compute(flat, overlapped.gradientReady); try overlapped.finish() }
+            let overlapping = try timed { backward(overlapped, 48); try overlapped.finish() }
             rows.append(BenchmarkRow(suite: "allreduce", name: "step_overlap_on_\(label)", ours: overlapping,
                                      baselineName: "overlap off", baseline: sequential))
             let hidden = (sequential - overlapping) / max(sequential - computeOnly, 1e-9)
@@ -69,10 +71,10 @@ enum AllReduceBenchmark {
             // Last, because it moves the gradient buffer into the shared window.
             if world.size > 1 {
                 let shared = try GradientReducer(parameters: flat, communicator: world, overlap: .off, transport: .shared)
-                let sharedSeconds = try timed { shared.prepareForBackward(); try shared.finish() }
+                let sharedSeconds = try timed { backward(shared, 0); try shared.finish() }
                 rows.append(BenchmarkRow(suite: "allreduce", name: "shared_memory_\(label)", ours: sharedSeconds,
                                          baselineName: "MPI_Allreduce (one call)", baseline: raw, bytes: Double(floats * 4)))
-                let step = try timed { shared.prepareForBackward(); compute(flat, shared.gradientReady); try shared.finish() }
+                let step = try timed { backward(shared, 48); try shared.finish() }
                 rows.append(BenchmarkRow(suite: "allreduce", name: "step_shared_memory_\(label)", ours: step,
                                          baselineName: "MPI reduce after backward", baseline: sequential))
             }

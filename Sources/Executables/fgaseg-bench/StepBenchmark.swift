@@ -1,5 +1,6 @@
 import CLIP
 import Data
+import Distributed
 import Foundation
 import Model
 import NN
@@ -41,10 +42,14 @@ enum StepBenchmark {
                          Double(plan.probePeakBytes) / 1e9, plan.kept, prompts.count, Double(plan.bytesPerClass) / 1e6, memoryBudgetGB))
         }
 
+        // As in the trainer: the reducer (of one rank here) reports readiness and clips.
+        let reducer = try GradientReducer(parameters: flat, communicator: SingleProcessCommunicator(), maxGradientNorm: 0.01)
+
         /// One step; returns its wall time and loss parts.
-        func step() -> (seconds: Double, loss: (total: Float, segmentation: Float, textToPixel: Float)) {
+        func step() throws -> (seconds: Double, loss: (total: Float, segmentation: Float, textToPixel: Float)) {
             let start = DispatchTime.now().uptimeNanoseconds
             flat.zeroGradients()
+            reducer.prepareForBackward()
             let classes = model.classEmbeddings(prompts)
             let values: (total: Float, segmentation: Float, textToPixel: Float)
             if classChunk > 0 {
@@ -57,21 +62,21 @@ enum StepBenchmark {
                 losses.total.backward()
                 values = (losses.total.item, losses.segmentation.item, losses.textToPixel.item)
             }
-            Profiler.section("clip-grad + AdamW") {
-                flat.clipGradientNorm(0.01)
+            try Profiler.section("clip-grad + AdamW") {
+                try reducer.finish()
                 optimizer.update(learningRate: 2e-4)
             }
             return (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, values)
         }
-        let cold = step()
+        let cold = try step()
         /// One warm, profiled step on `threads` threads.
-        func profiledStep(threads: Int) -> (seconds: Double, loss: (total: Float, segmentation: Float, textToPixel: Float), sections: [Profiler.Entry]) {
+        func profiledStep(threads: Int) throws -> (seconds: Double, loss: (total: Float, segmentation: Float, textToPixel: Float), sections: [Profiler.Entry]) {
             let configured = Parallel.threadCount
             Parallel.threadCount = threads
             defer { Parallel.threadCount = configured }
             Profiler.start()
             let faults = minorPageFaults()
-            let result = step()
+            let result = try step()
             if threads == configured {
                 let touched = minorPageFaults() - faults
                 print(String(format: "  page faults in the %d-thread step: %d (%.2f GB of fresh memory touched)", threads,
@@ -82,8 +87,8 @@ enum StepBenchmark {
         let threads = Parallel.threadCount
         // The single-thread step runs first, so the step of interest comes last (its peak memory
         // and cache numbers are the ones printed).
-        let single = scaling && threads > 1 ? profiledStep(threads: 1) : nil
-        let (warmSeconds, warmLoss, sections) = profiledStep(threads: threads)
+        let single = scaling && threads > 1 ? try profiledStep(threads: 1) : nil
+        let (warmSeconds, warmLoss, sections) = try profiledStep(threads: threads)
         let warm = (seconds: warmSeconds, loss: warmLoss)
         let singleSeconds = Dictionary(uniqueKeysWithValues: (single?.sections ?? []).map { ($0.name, $0.forwardSeconds + $0.backwardSeconds) })
 
