@@ -293,6 +293,16 @@ int fga_shared_window_allreduce_across_hosts(fga_shared_window window, float *bu
     return MPI_SUCCESS;
 }
 
+int fga_shared_window_iallreduce_across_hosts(fga_shared_window window, float *buffer, size_t count, fga_request request) {
+    if (!window || !request || (count > 0 && !buffer)) return FGA_ERR_BAD_ARGUMENT;
+    if (request->active) return FGA_ERR_REQUEST_BUSY;
+    if (count > (size_t)INT_MAX) return FGA_ERR_TOO_LARGE;
+    if (window->hosts == 1) return MPI_SUCCESS;
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, MPI_FLOAT, MPI_SUM, window->across, &request->request);
+    if (rc == MPI_SUCCESS) request->active = 1;
+    return rc;
+}
+
 struct fga_arrival_board_s {
     MPI_Comm host;
     MPI_Win window;

@@ -1,4 +1,3 @@
-import CMPIShim
 import Dispatch
 
 /// What the ranks of one host tell each other's watchdogs without sending a message: per rank,
@@ -15,30 +14,27 @@ public final class ArrivalBoard: @unchecked Sendable {
         public var silentSeconds: Double
     }
 
-    private enum Word: Int32 { case worldRank = 0, entered = 1, heartbeat = 2 }
-    private let board: fga_arrival_board
+    private enum Word: Int { case worldRank = 0, entered = 1, heartbeat = 2 }
+    private let board: HostWordBoard
     /// This rank's place on its host, and the number of ranks there.
-    public let localRank: Int, localSize: Int
+    public var localRank: Int { board.localRank }
+    public var localSize: Int { board.localSize }
 
     /// Collective over all ranks of `communicator`: creates the board of each host.
     init(communicator: MPICommunicator) throws {
-        var board: fga_arrival_board?
-        var localRank: Int32 = 0, localSize: Int32 = 0
-        try checkMPI(fga_arrival_board_create(3, &board, &localRank, &localSize), "watchdog arrival board")
-        self.board = board!
-        (self.localRank, self.localSize) = (Int(localRank), Int(localSize))
-        fga_arrival_board_store(self.board, Word.worldRank.rawValue, UInt64(communicator.rank) + 1)
+        board = try HostWordBoard(words: 3, purpose: "watchdog arrival board")
+        board.store(UInt64(communicator.rank) + 1, word: Word.worldRank.rawValue)
         beat()
     }
 
     /// Records that this rank has entered its `count`-th guarded collective.
     public func publish(entered count: UInt64) {
-        fga_arrival_board_store(board, Word.entered.rawValue, count)
+        board.store(count, word: Word.entered.rawValue)
     }
 
     /// Records that this rank's watchdog is running now.
     public func beat() {
-        fga_arrival_board_store(board, Word.heartbeat.rawValue, DispatchTime.now().uptimeNanoseconds)
+        board.store(DispatchTime.now().uptimeNanoseconds, word: Word.heartbeat.rawValue)
     }
 
     /// Every rank of this host (including this one), in local order. Ranks that have not yet
@@ -46,10 +42,10 @@ public final class ArrivalBoard: @unchecked Sendable {
     public func entries() -> [Entry] {
         let now = DispatchTime.now().uptimeNanoseconds
         return (0..<localSize).compactMap { peer in
-            let rankPlusOne = fga_arrival_board_load(board, Int32(peer), Word.worldRank.rawValue)
+            let rankPlusOne = board.load(rank: peer, word: Word.worldRank.rawValue)
             guard rankPlusOne > 0 else { return nil }
-            let heartbeat = fga_arrival_board_load(board, Int32(peer), Word.heartbeat.rawValue)
-            return Entry(worldRank: Int(rankPlusOne) - 1, entered: fga_arrival_board_load(board, Int32(peer), Word.entered.rawValue),
+            let heartbeat = board.load(rank: peer, word: Word.heartbeat.rawValue)
+            return Entry(worldRank: Int(rankPlusOne) - 1, entered: board.load(rank: peer, word: Word.entered.rawValue),
                          silentSeconds: Double(now &- min(now, heartbeat)) / 1e9)
         }
     }

@@ -23,12 +23,15 @@ import Tensor
 /// after it was final, or not final when backward ends, is a ``GradientReadinessError`` that
 /// names it.
 ///
-/// **Transport** (``Transport``, ``OverlapPolicy``). With overlap on, buckets start as
-/// non-blocking MPI all-reduces during backward (from the second iteration). With overlap off,
-/// ``finish()`` reduces once backward is done — faster on a single node whose cores are all busy
-/// computing, where reduction competes with backward for the CPU — by default through memory the
-/// ranks of a host share (``SharedMemoryAllReduce``, hierarchical across hosts: the gradient
-/// buffer itself moves into that memory), otherwise bucket by bucket with MPI messages.
+/// **Transport** (``Transport``, ``OverlapPolicy``). By default the gradient buffer itself moves
+/// into memory the ranks of a host share and is reduced hierarchically: summed on the host
+/// without messages, then across hosts by one rank per share (``SharedMemoryAllReduce``). With
+/// overlap off, ``finish()`` reduces once backward is done — best on a single node whose cores
+/// are all busy computing, where reduction competes with backward for the CPU. With overlap on
+/// (by default when the ranks span several hosts), each bucket is summed on the host and its
+/// cross-host all-reduce started as soon as every rank of the host has finished it
+/// (``OverlappingSharedMemoryTransport``, from the second iteration on). The `mpi` transport
+/// sends buckets as MPI messages instead, blocking after backward or non-blocking during it.
 ///
 /// **Scale.** ``finish()`` is the only writer of `FlatParameters.gradientScale` in a training
 /// step: the mean over ranks and accumulated micro-batches and the gradient-norm clipping are
@@ -47,9 +50,11 @@ public final class GradientReducer {
 
     /// How gradients travel.
     public enum Transport: String, Sendable, CaseIterable {
-        /// Shared memory when not overlapping and running under MPI, else MPI messages.
+        /// Shared memory when running under MPI with the same number of ranks on every host, else
+        /// MPI messages.
         case auto
-        /// ``SharedMemoryAllReduce`` (not with overlap).
+        /// Memory shared by the ranks of each host, hierarchically across hosts: after backward
+        /// (``SharedMemoryTransport``) or bucket by bucket during it (``OverlappingSharedMemoryTransport``).
         case shared
         /// Bucketed `MPI_Allreduce` / `MPI_Iallreduce`.
         case mpi
@@ -69,7 +74,7 @@ public final class GradientReducer {
     /// Whether all-reduces start during backward.
     public var overlaps: Bool { transport.startsDuringBackward }
     /// Whether the gradient buffer lives in memory shared by the ranks of a host.
-    public var usesSharedMemory: Bool { transport is SharedMemoryTransport }
+    public var usesSharedMemory: Bool { transport.usesSharedMemory }
     /// The order in which buckets start, agreed by all ranks after the first iteration (nil before).
     public private(set) var schedule: [Int]? {
         didSet {
@@ -112,8 +117,8 @@ public final class GradientReducer {
     ///   - bucketBytes: target bucket size (default 25 MB, as DDP).
     ///   - overlap: the overlap policy; `.auto` asks every rank for its host name.
     ///   - transport: `.auto` and `.shared` move `parameters`' gradient buffer into shared memory
-    ///     when the ranks run under MPI and do not overlap; `.auto` falls back to MPI messages when
-    ///     hosts run different numbers of ranks.
+    ///     when the ranks run under MPI; `.auto` falls back to MPI messages when hosts run
+    ///     different numbers of ranks.
     ///   - accumulationSteps: micro-batches per step whose summed gradients ``finish()`` averages.
     ///   - maxGradientNorm: clip to this global norm after averaging (0: no clipping).
     public convenience init(parameters: FlatParameters, communicator: any Communicator, bucketBytes: Int = 25_000_000,
@@ -177,20 +182,16 @@ public final class GradientReducer {
         return buckets
     }
 
-    /// The transport that `strategy` and `overlaps` ask for; the shared-memory one moves the
+    /// The transport that `strategy` and `overlaps` ask for; the shared-memory ones move the
     /// gradient buffer into the window.
     private static func transport(for parameters: FlatParameters, buckets: [Range<Int>], communicator: any Communicator,
                                   overlaps: Bool, strategy: Transport) throws -> any GradientTransport {
-        if strategy == .shared && overlaps {
-            throw DistributedError(call: "gradient reducer", code: Int32(FGA_ERR_BAD_ARGUMENT),
-                                   message: "the shared-memory transport reduces after backward; it cannot be combined with overlap")
-        }
         guard communicator.size > 1 else { return LocalTransport() }
-        if strategy != .mpi && !overlaps {
+        if strategy != .mpi {
             do {
                 if let reduction = try communicator.makeSharedMemoryAllReduce(count: parameters.count) {
                     parameters.moveGradients(to: reduction.buffer)
-                    return SharedMemoryTransport(reduction)
+                    return overlaps ? try OverlappingSharedMemoryTransport(reduction, buckets: buckets) : SharedMemoryTransport(reduction)
                 }
             } catch let error as DistributedError where strategy == .auto && error.code == Int32(FGA_ERR_UNEVEN_NODES) {
                 // Hosts with different numbers of ranks: MPI messages instead.
@@ -244,17 +245,21 @@ public final class GradientReducer {
                                                 iteration: completedIterations + 1)
             return
         }
-        guard reports[index] == expected else { return }
-        readyOrder.append(index)
         let bucket = bucketOfParameter[index]
-        pendingInBucket[bucket] -= 1
-        guard pendingInBucket[bucket] == 0 else { return }
+        let isFinal = reports[index] == expected
+        if isFinal {
+            readyOrder.append(index)
+            pendingInBucket[bucket] -= 1
+        }
+        // Every report, final or not, also lets the started reductions advance.
         startReadyBuckets()
-        if transport.startsDuringBackward && positionInSchedule[bucket] >= nextInSchedule { lastBucketsHeldBack += 1 }
+        if isFinal && pendingInBucket[bucket] == 0 && transport.startsDuringBackward && positionInSchedule[bucket] >= nextInSchedule {
+            lastBucketsHeldBack += 1
+        }
     }
 
-    /// Starts, in schedule order, every bucket whose parameters are final, and polls the ones
-    /// already started.
+    /// Starts, in schedule order, every bucket whose parameters are final, and lets the started
+    /// ones advance.
     private func startReadyBuckets() {
         guard transport.startsDuringBackward, let schedule else { return }
         let began = DispatchTime.now().uptimeNanoseconds

@@ -8,6 +8,8 @@ protocol GradientTransport: AnyObject {
     /// Whether buckets start while backward still runs (``start(bucket:)``); otherwise the whole
     /// reduction happens in ``complete(remaining:)``.
     var startsDuringBackward: Bool { get }
+    /// Whether the gradient buffer lives in memory shared by the ranks of a host.
+    var usesSharedMemory: Bool { get }
     /// Starts summing bucket `index` over the ranks (only when ``startsDuringBackward``).
     func start(bucket index: Int) throws
     /// Lets the outstanding reductions advance (Open MPI progresses only inside MPI calls).
@@ -20,6 +22,7 @@ protocol GradientTransport: AnyObject {
 /// One rank: the local gradient is already the sum.
 final class LocalTransport: GradientTransport {
     var startsDuringBackward: Bool { false }
+    var usesSharedMemory: Bool { false }
     func start(bucket index: Int) throws {}
     func progress() throws {}
     func complete(remaining: ArraySlice<Int>) throws {}
@@ -29,6 +32,7 @@ final class LocalTransport: GradientTransport {
 /// buckets fill during backward.
 final class MessageTransport: GradientTransport {
     let startsDuringBackward: Bool
+    var usesSharedMemory: Bool { false }
     private let communicator: any Communicator
     private let parameters: FlatParameters
     private let buckets: [Range<Int>]
@@ -77,6 +81,7 @@ final class SharedMemoryTransport: GradientTransport {
     init(_ reduction: SharedMemoryAllReduce) { self.reduction = reduction }
 
     var startsDuringBackward: Bool { false }
+    var usesSharedMemory: Bool { true }
     func start(bucket index: Int) throws {}
     func progress() throws {}
     func complete(remaining: ArraySlice<Int>) throws { try reduction.allReduce() }

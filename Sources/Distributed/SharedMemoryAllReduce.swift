@@ -50,17 +50,28 @@ public final class SharedMemoryAllReduce {
 
     /// Collective over all ranks: replaces every rank's buffer by the sum of all ranks' buffers.
     public func allReduce() throws {
-        let p = localSize
-        let segment = segmentRange(localRank)
+        let whole = 0..<count
         try synchronize()
-        // Step 2: the sum in rank order, a cache-sized block at a time.
-        let block = 4096
+        let segment = sumOwnSegmentOnHost(of: whole)
+        try checkMPI(fga_shared_window_allreduce_across_hosts(window.window, peers[localRank] + segment.lowerBound, segment.count),
+                     "MPI all-reduce across hosts (\(segment.count) floats)")
+        try synchronize()
+        gatherOtherSegments(of: whole)
+        try synchronize()
+    }
+
+    /// Step 2 for the floats `range` of the buffers: sums this rank's segment of it over the host's
+    /// buffers, in local rank order, into this rank's buffer, and returns the segment. Every
+    /// rank of the host must have finished writing `range`.
+    func sumOwnSegmentOnHost(of range: Range<Int>) -> Range<Int> {
+        let segment = segmentRange(of: range, owner: localRank)
+        let p = localSize, block = 4096
         let blocks = (segment.count + block - 1) / block
         let peers = self.peers, own = peers[localRank]
-        Parallel.forEach(blocks, grain: 16) { range in
+        Parallel.forEach(blocks, grain: 16) { blockRange in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: block) { scratch in
                 let total = scratch.baseAddress!
-                for index in range {
+                for index in blockRange {
                     let start = segment.lowerBound + index * block
                     let length = Swift.min(block, segment.upperBound - start)
                     total.update(from: peers[0] + start, count: length)
@@ -69,26 +80,37 @@ public final class SharedMemoryAllReduce {
                 }
             }
         }
-        try checkMPI(fga_shared_window_allreduce_across_hosts(window.window, own + segment.lowerBound, segment.count),
-                     "MPI all-reduce across hosts (\(segment.count) floats)")
-        try synchronize()
-        // Step 4: gather the other segments from their owners.
-        for owner in 0..<p where owner != localRank {
-            let range = segmentRange(owner)
+        return segment
+    }
+
+    /// Step 3 without blocking: starts the sum of this rank's `segment` (from
+    /// ``sumOwnSegmentOnHost(of:)``) over the hosts, to be completed through `request` (which
+    /// stays idle on one host).
+    func startSumAcrossHosts(of segment: Range<Int>, request: ReductionRequest) throws {
+        try checkMPI(fga_shared_window_iallreduce_across_hosts(window.window, peers[localRank] + segment.lowerBound, segment.count, request.handle),
+                     "MPI non-blocking all-reduce across hosts (\(segment.count) floats)")
+    }
+
+    /// Step 4 for the floats `range`: copies the other ranks' segments of it from their buffers.
+    /// Their owners must have finished them.
+    func gatherOtherSegments(of range: Range<Int>) {
+        let own = peers[localRank]
+        for owner in 0..<localSize where owner != localRank {
+            let segment = segmentRange(of: range, owner: owner)
             let source = peers[owner]
-            Parallel.forEach(range.count) { part in
-                (own + range.lowerBound + part.lowerBound).update(from: source + range.lowerBound + part.lowerBound, count: part.count)
+            Parallel.forEach(segment.count) { part in
+                (own + segment.lowerBound + part.lowerBound).update(from: source + segment.lowerBound + part.lowerBound, count: part.count)
             }
         }
-        try synchronize()
     }
 
-    /// The floats local rank `rank` sums: its share of `0..<count`.
-    func segmentRange(_ rank: Int) -> Range<Int> {
-        (count * rank / localSize)..<(count * (rank + 1) / localSize)
+    /// The floats of `range` that local rank `owner` sums: its share.
+    func segmentRange(of range: Range<Int>, owner: Int) -> Range<Int> {
+        (range.lowerBound + range.count * owner / localSize)..<(range.lowerBound + range.count * (owner + 1) / localSize)
     }
 
-    private func synchronize() throws {
+    /// Memory fence and barrier over the ranks of this host: writes before it are visible after it.
+    func synchronize() throws {
         try checkMPI(fga_shared_window_synchronize(window.window), "MPI barrier over the ranks of this host")
     }
 }

@@ -41,6 +41,7 @@ import Tensor
     final class StartLog: GradientTransport {
         var duringBackward: [Int] = [], afterBackward: [Int] = []
         var startsDuringBackward: Bool { true }
+        var usesSharedMemory: Bool { false }
         func start(bucket index: Int) throws { duringBackward.append(index) }
         func progress() throws {}
         func complete(remaining: ArraySlice<Int>) throws { afterBackward = Array(remaining) }

@@ -45,11 +45,12 @@ struct Updater {
 /// Trains `steps` steps data-parallel: each rank takes `microBatches` samples per step (the
 /// last one synchronises; the reducer averages over them), and returns the trained model.
 /// `buckets`: of the last step's buckets (`of`), how many started during backward and how many
-/// had to wait for an earlier one in the schedule after they were full.
+/// had to wait for an earlier one in the schedule after they were full; `sharedMemory`: whether
+/// the gradients lived in memory shared by the ranks of a host.
 func trainDataParallel(_ world: any Communicator, optimizer: OptimizerKind, overlap: GradientReducer.OverlapPolicy,
                        transport: GradientReducer.Transport = .auto, microBatches: Int, steps: Int, registeredBackwards: Bool = false,
                        failAtStep: Int? = nil, failure: (() throws -> Void)? = nil)
-    throws -> (model: TinyClassifier, buckets: (started: Int, heldBack: Int, of: Int)) {
+    throws -> (model: TinyClassifier, buckets: (started: Int, heldBack: Int, of: Int), sharedMemory: Bool) {
     // Deliberately different initial values: broadcast must fix them.
     let model = TinyClassifier(seed: UInt64(42 + world.rank), registeredBackwards: registeredBackwards)
     try Replicas.broadcastFromRoot(model, communicator: world)
@@ -70,7 +71,7 @@ func trainDataParallel(_ world: any Communicator, optimizer: OptimizerKind, over
         try reducer.finish()
         updater.step(0.05)
     }
-    return (model, (reducer.lastBucketsStartedDuringBackward, reducer.lastBucketsHeldBack, reducer.buckets.count))
+    return (model, (reducer.lastBucketsStartedDuringBackward, reducer.lastBucketsHeldBack, reducer.buckets.count), reducer.usesSharedMemory)
 }
 
 /// The same training in one process: each step accumulates the gradients of all ranks' samples.
@@ -100,14 +101,15 @@ func maxDifference(_ a: Module, _ b: Module) -> Float {
 
 func runDataParallelChecks(_ world: any Communicator, _ checks: Checks) throws {
     for optimizer in OptimizerKind.allCases {
-        // The last path overlaps with buckets that fill out of buffer order.
+        // Every transport, after backward and overlapped; the overlapped ones also with buckets
+        // that fill out of buffer order.
         let paths: [(GradientReducer.OverlapPolicy, GradientReducer.Transport, Bool)] = [
-            (.off, .shared, false), (.off, .mpi, false), (.on, .mpi, false), (.on, .mpi, true),
+            (.off, .shared, false), (.off, .mpi, false), (.on, .mpi, false), (.on, .mpi, true), (.on, .shared, false), (.on, .shared, true),
         ]
         for (overlap, transport, registeredBackwards) in paths {
             for microBatches in [1, 2] {
                 let path = "\(optimizer) overlap=\(overlap) transport=\(transport)\(registeredBackwards ? " out-of-order" : "") accumulate=\(microBatches)"
-                let (trained, buckets) = try trainDataParallel(world, optimizer: optimizer, overlap: overlap, transport: transport,
+                let (trained, buckets, sharedMemory) = try trainDataParallel(world, optimizer: optimizer, overlap: overlap, transport: transport,
                                                                microBatches: microBatches, steps: 5, registeredBackwards: registeredBackwards)
                 let reference = trainReference(size: world.size, optimizer: optimizer, microBatches: microBatches, steps: 5,
                                                registeredBackwards: registeredBackwards)
@@ -121,6 +123,7 @@ func runDataParallelChecks(_ world: any Communicator, _ checks: Checks) throws {
                 checks.expect(buckets.started == (overlapping ? buckets.of : 0) && buckets.heldBack == 0,
                               "\(path): \(buckets.started) of \(buckets.of) buckets started during the last backward, \(buckets.heldBack) held back")
                 checks.expect(buckets.of >= 3, "\(path): only \(buckets.of) buckets")
+                checks.expect(sharedMemory == (transport == .shared && world.size > 1), "\(path): gradients in shared memory: \(sharedMemory)")
                 // Replicas stay identical, and a perturbed replica is detected on every rank.
                 do {
                     try Replicas.verify(trained, communicator: world, step: 5)

@@ -21,6 +21,7 @@ final class RecordingTransport: GradientTransport {
     }
 
     var startsDuringBackward: Bool { true }
+    var usesSharedMemory: Bool { false }
 
     func start(bucket index: Int) throws {
         #expect(atStart[index] == nil, "bucket \(index) started twice in one iteration")

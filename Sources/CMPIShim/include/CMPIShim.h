@@ -84,9 +84,14 @@ int fga_shared_window_synchronize(fga_shared_window window);
 /// (a no-op on one host).
 int fga_shared_window_allreduce_across_hosts(fga_shared_window window, float *buffer, size_t count);
 
-/// The watchdog's arrival board: three 64-bit words per rank in memory shared by the ranks of each
-/// host (an MPI-3 shared window over the host's ranks, any number per host), read and written with
-/// atomic loads and stores so that a watchdog thread can inspect its peers without any message.
+/// Starts the in-place float sum of `count` floats (at most INT_MAX) over the ranks with this
+/// rank's local rank on every host, completed through `request` (left idle on one host).
+int fga_shared_window_iallreduce_across_hosts(fga_shared_window window, float *buffer, size_t count, fga_request request);
+
+/// An arrival board: 64-bit words per rank in memory shared by the ranks of each host (an MPI-3
+/// shared window over the host's ranks, any number per host), stored by their owner with release
+/// and loaded by any rank of the host with acquire ordering, so that a rank can see its peers'
+/// progress without any message (the watchdog's heartbeats, the gradient buckets that are final).
 typedef struct fga_arrival_board_s *fga_arrival_board;
 
 /// Collective over all ranks: creates the board (`words` 64-bit words per rank, zeroed);
