@@ -4,8 +4,14 @@ import Tensor
 /// Wall-clock seconds of `body`, the median of `repetitions` runs after `warmup` runs.
 func medianSeconds(warmup: Int = 2, repetitions: Int = 7, _ body: () -> Void) -> Double {
     for _ in 0..<warmup { body() }
-    let times = (0..<repetitions).map { _ in seconds(body) }
-    return times.sorted()[times.count / 2]
+    return median((0..<repetitions).map { _ in seconds(body) })
+}
+
+/// The median of `values` (the mean of the middle two for an even count); `values` is not empty.
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
 /// Wall-clock seconds of `first` and of `second`, run in alternation (so both see the same
@@ -17,7 +23,7 @@ func alternatingMedianSeconds(warmup: Int = 2, repetitions: Int = 7, _ first: ()
         times.0.append(seconds(first))
         times.1.append(seconds(second))
     }
-    return (times.0.sorted()[repetitions / 2], times.1.sorted()[repetitions / 2])
+    return (median(times.0), median(times.1))
 }
 
 /// Wall-clock seconds of one run of `body`.
