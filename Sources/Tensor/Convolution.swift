@@ -1,3 +1,5 @@
+import Synchronization
+
 // 2-D convolution and transposed convolution by im2col + GEMM; `conv2d` hands the shapes that
 // suit them to the direct kernels (DirectConvolution.swift, SingleOutputConvolution.swift).
 
@@ -131,13 +133,16 @@ extension Tensor {
         let (oh, ow) = g.convolutionOutput(h, w)
         let og = o / groups, k = cg * kh * kw, l = oh * ow
         let out = Tensor(uninitializedShape: [n, o, oh, ow])
-        let columns = Tensor(uninitializedShape: [k, l])
-        for image in 0..<n {
-            for group in 0..<groups {
-                Kernels.im2col(x.pointer + (image * c + group * cg) * h * w, channels: cg, height: h, width: w, g,
-                               outHeight: oh, outWidth: ow, into: columns.pointer)
-                BLAS.gemm(m: og, n: l, k: k, a: weight.pointer + group * og * k, lda: k, b: columns.pointer, ldb: l,
-                          c: out.pointer + (image * o + group * og) * l, ldc: l)
+        // Images go one per core when they are many or small (each worker unfolds into its own columns).
+        BLAS.forEachBatchRange(n, flopsPerEntry: 2 * o * k * l) { images in
+            let columns = Tensor(uninitializedShape: [k, l])
+            for image in images {
+                for group in 0..<groups {
+                    Kernels.im2col(x.pointer + (image * c + group * cg) * h * w, channels: cg, height: h, width: w, g,
+                                   outHeight: oh, outWidth: ow, into: columns.pointer)
+                    BLAS.gemm(m: og, n: l, k: k, a: weight.pointer + group * og * k, lda: k, b: columns.pointer, ldb: l,
+                              c: out.pointer + (image * o + group * og) * l, ldc: l)
+                }
             }
         }
         if let bias { Kernels.addChannelBias(out.pointer, bias.pointer, batch: n, channels: o, plane: l) }
@@ -145,24 +150,32 @@ extension Tensor {
         return record("conv2d", inputs: [x, weight] + (bias.map { [$0] } ?? []), output: out) { gradient in
             let dx = x.requiresGrad ? Tensor(repeating: 0, shape: x.shape) : nil
             let dw = weight.requiresGrad ? Tensor(repeating: 0, shape: weight.shape) : nil
-            let columns = Tensor(uninitializedShape: [k, l])
-            for image in 0..<n {
-                for group in 0..<groups {
-                    let dy = gradient.pointer + (image * o + group * og) * l
-                    if let dw {
-                        Kernels.im2col(input.pointer + (image * c + group * cg) * h * w, channels: cg, height: h, width: w, g,
-                                       outHeight: oh, outWidth: ow, into: columns.pointer)
-                        BLAS.gemm(transposeB: true, m: og, n: k, k: l, a: dy, lda: l, b: columns.pointer, ldb: l,
-                                  beta: 1, c: dw.pointer + group * og * k, ldc: k)
-                    }
-                    if let dx {
-                        BLAS.gemm(transposeA: true, m: k, n: l, k: og, a: kernel.pointer + group * og * k, lda: k,
-                                  b: dy, ldb: l, c: columns.pointer, ldc: l)
-                        Kernels.col2im(columns.pointer, channels: cg, height: h, width: w, g, outHeight: oh, outWidth: ow,
-                                       addingInto: dx.pointer + (image * c + group * cg) * h * w)
+            // Each worker sums the weight gradient of its images into its own partial (the first
+            // worker into dw itself); the partials are added in worker order afterwards, so the
+            // result depends only on the thread count.
+            let partials = WeightGradientPartials(dw)
+            BLAS.forEachBatchRange(n, flopsPerEntry: 4 * o * k * l) { images in
+                let columns = Tensor(uninitializedShape: [k, l])
+                let dwImages = partials.buffer(startingAt: images.lowerBound)
+                for image in images {
+                    for group in 0..<groups {
+                        let dy = gradient.pointer + (image * o + group * og) * l
+                        if let dwImages {
+                            Kernels.im2col(input.pointer + (image * c + group * cg) * h * w, channels: cg, height: h, width: w, g,
+                                           outHeight: oh, outWidth: ow, into: columns.pointer)
+                            BLAS.gemm(transposeB: true, m: og, n: k, k: l, a: dy, lda: l, b: columns.pointer, ldb: l,
+                                      beta: 1, c: dwImages + group * og * k, ldc: k)
+                        }
+                        if let dx {
+                            BLAS.gemm(transposeA: true, m: k, n: l, k: og, a: kernel.pointer + group * og * k, lda: k,
+                                      b: dy, ldb: l, c: columns.pointer, ldc: l)
+                            Kernels.col2im(columns.pointer, channels: cg, height: h, width: w, g, outHeight: oh, outWidth: ow,
+                                           addingInto: dx.pointer + (image * c + group * cg) * h * w)
+                        }
                     }
                 }
             }
+            partials.addIntoGradient()
             let db = bias.map { b in b.requiresGrad ? gradient.sum(axes: [0, 2, 3]) : nil } ?? nil
             return [dx, dw] + (bias == nil ? [] : [db])
         }
@@ -230,6 +243,34 @@ extension Kernels {
                 let value = bias[index % channels], row = y + index * plane
                 for i in 0..<plane { row[i] += value }
             }
+        }
+    }
+}
+
+/// Weight-gradient accumulators for workers that each handle a range of images: the worker whose
+/// range starts at image 0 sums into the gradient itself, every other one into a zeroed buffer of
+/// the same size, and ``addIntoGradient()`` adds those buffers in image order, so the sum depends
+/// only on how the images were split (the thread count), not on timing.
+private final class WeightGradientPartials {
+    private let gradient: Tensor?
+    private let others = Mutex<[(start: Int, buffer: Tensor)]>([])
+
+    init(_ gradient: Tensor?) { self.gradient = gradient }
+
+    /// The buffer the worker whose images start at `start` accumulates into (nil without a gradient).
+    func buffer(startingAt start: Int) -> UnsafeMutablePointer<Float>? {
+        guard let gradient else { return nil }
+        if start == 0 { return gradient.pointer }
+        let buffer = Tensor(repeating: 0, shape: gradient.shape)
+        others.withLock { $0.append((start, buffer)) }
+        return buffer.pointer
+    }
+
+    /// Adds the other workers' buffers into the gradient, in the order of their first image.
+    func addIntoGradient() {
+        guard let gradient else { return }
+        for (_, buffer) in others.withLock({ $0 }).sorted(by: { $0.start < $1.start }) {
+            Kernels.addInPlace(gradient.pointer, buffer.pointer, gradient.count)
         }
     }
 }

@@ -3,11 +3,8 @@ import Foundation
 // Elementwise arithmetic with broadcasting, and unary functions, each with its gradient.
 
 extension Tensor {
-    /// `f(a, b)` elementwise over the broadcast shape of `a` and `b`. Inlined into each operator
-    /// so that the loop is specialised for its function (an opaque closure call per element
-    /// would not vectorise).
-    @inline(__always)
-    static func broadcastBinary(_ a: Tensor, _ b: Tensor, op: String, _ f: (Float, Float) -> Float) -> Tensor {
+    /// `f(a, b)` elementwise over the broadcast shape of `a` and `b`, in a loop specialised for `F`.
+    static func broadcastBinary<F: BinaryElementFunction>(_ a: Tensor, _ b: Tensor, op: String, _ f: F) -> Tensor {
         if a.shape == b.shape {
             let out = Tensor(uninitializedShape: a.shape)
             Kernels.zip(a.pointer, b.pointer, out.pointer, a.count, f)
@@ -20,21 +17,21 @@ extension Tensor {
     }
 
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastBinary(a, b, op: "add") { $0 + $1 }
+        let out = broadcastBinary(a, b, op: "add", Sum())
         return record("add", inputs: [a, b], output: out) { g in
             [a.requiresGrad ? g.sum(toShape: a.shape) : nil, b.requiresGrad ? g.sum(toShape: b.shape) : nil]
         }
     }
 
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastBinary(a, b, op: "subtract") { $0 - $1 }
+        let out = broadcastBinary(a, b, op: "subtract", Difference())
         return record("subtract", inputs: [a, b], output: out) { g in
             [a.requiresGrad ? g.sum(toShape: a.shape) : nil, b.requiresGrad ? (-g).sum(toShape: b.shape) : nil]
         }
     }
 
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastBinary(a, b, op: "multiply") { $0 * $1 }
+        let out = broadcastBinary(a, b, op: "multiply", Product())
         return record("multiply", inputs: [a, b], output: out) { g in
             [a.requiresGrad ? (g * b.detached()).sum(toShape: a.shape) : nil,
              b.requiresGrad ? (g * a.detached()).sum(toShape: b.shape) : nil]
@@ -42,7 +39,7 @@ extension Tensor {
     }
 
     public static func / (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastBinary(a, b, op: "divide") { $0 / $1 }
+        let out = broadcastBinary(a, b, op: "divide", Quotient())
         let quotient = out.detached()
         return record("divide", inputs: [a, b], output: out) { g in
             let denominator = b.detached()
@@ -109,6 +106,11 @@ extension Tensor {
     /// elu(x) + 1: the positive feature map of linear attention.
     public func eluPlusOne() -> Tensor { map("elu_plus_one", ELUPlusOneFunction()) }
 }
+
+struct Sum: BinaryElementFunction { func callAsFunction(_ x: Float, _ y: Float) -> Float { x + y } }
+struct Difference: BinaryElementFunction { func callAsFunction(_ x: Float, _ y: Float) -> Float { x - y } }
+struct Product: BinaryElementFunction { func callAsFunction(_ x: Float, _ y: Float) -> Float { x * y } }
+struct Quotient: BinaryElementFunction { func callAsFunction(_ x: Float, _ y: Float) -> Float { x / y } }
 
 /// A scalar function and its derivative, applied elementwise by `Tensor.map`.
 protocol ElementwiseFunction {

@@ -10,13 +10,13 @@ extension Tensor {
         let n = logits.count
         let x = logits.pointer, z = targets.pointer
         let partial = Tensor(uninitializedShape: [n])
-        Kernels.zip(x, z, partial.pointer, n) { x, z in Swift.max(x, 0) - x * z + FastMath.log1pOfUnitInterval(FastMath.exp(-Swift.abs(x))) }
+        Kernels.zip(x, z, partial.pointer, n, BinaryCrossEntropyTerm())
         let loss = Tensor(scalar: Kernels.sum(partial.pointer, n) / Float(n))
         let savedLogits = logits.detached(), savedTargets = targets.detached()
         return record("bce_with_logits", inputs: [logits], output: loss) { g in
             let dx = Tensor(uninitializedShape: savedLogits.shape)
             let scale = g.item / Float(n)
-            Kernels.zip(savedLogits.pointer, savedTargets.pointer, dx.pointer, n) { x, z in (FastMath.sigmoid(x) - z) * scale }
+            Kernels.zip(savedLogits.pointer, savedTargets.pointer, dx.pointer, n, BinaryCrossEntropyGradient(scale: scale))
             return [dx]
         }
     }
@@ -60,4 +60,17 @@ extension Tensor {
         precondition(prediction.shape == target.shape, "mse: shapes \(prediction.shape) and \(target.shape) differ")
         return (prediction - target).square().mean()
     }
+}
+
+/// max(x, 0) − x·z + log(1 + e^−|x|): one element's binary cross-entropy of logit x against target z.
+private struct BinaryCrossEntropyTerm: BinaryElementFunction {
+    func callAsFunction(_ x: Float, _ z: Float) -> Float {
+        Swift.max(x, 0) - x * z + FastMath.log1pOfUnitInterval(FastMath.exp(-Swift.abs(x)))
+    }
+}
+
+/// (σ(x) − z)·scale: the gradient of ``BinaryCrossEntropyTerm`` scaled by the upstream gradient over the count.
+private struct BinaryCrossEntropyGradient: BinaryElementFunction {
+    let scale: Float
+    func callAsFunction(_ x: Float, _ z: Float) -> Float { (FastMath.sigmoid(x) - z) * scale }
 }

@@ -48,7 +48,7 @@ extension Tensor {
         let checked = Broadcasting.shape(shape, target, op: "broadcast")
         precondition(checked == target, "broadcast: shape \(shape) cannot be broadcast to \(target)")
         let out = Tensor(uninitializedShape: target)
-        Kernels.broadcastZip(pointer, shape, pointer, shape, out.pointer, target) { x, _ in x }
+        Kernels.broadcastZip(pointer, shape, pointer, shape, out.pointer, target, FirstOperand())
         return Tensor.record("broadcast", inputs: [self], output: out) { [shape] g in [g.sum(toShape: shape)] }
     }
 
@@ -92,4 +92,9 @@ extension Tensor {
         }
         return result
     }
+}
+
+/// `x` of `(x, y)`: broadcasting a tensor is zipping it with itself and keeping one side.
+private struct FirstOperand: BinaryElementFunction {
+    func callAsFunction(_ x: Float, _ y: Float) -> Float { x }
 }

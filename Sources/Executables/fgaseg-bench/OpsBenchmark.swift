@@ -1,5 +1,6 @@
 import CBLAS
 import Foundation
+import Model
 import Tensor
 
 /// `fgaseg-bench ops`: engine kernels against raw BLAS / memcpy on ViT-B/16 @384 shapes.
@@ -44,6 +45,7 @@ enum OpsBenchmark {
         }
         rows += decoderConvolutionRows(using: &generator)
         rows += attentionRows(using: &generator)
+        rows += segmentationLossRows(using: &generator)
         // Memory-bound kernels on 577×3072 activations: bytes read + written vs memcpy of the same bytes.
         let x = Tensor.normal([577 * 4, 3072], using: &generator)
         let bytes = Double(x.count * 8)
@@ -70,6 +72,27 @@ enum OpsBenchmark {
                                      baseline: copy4, bytes: 2 * bytes))
         }
         return rows
+    }
+
+    /// The training step's per-chunk segmentation loss (logits of a 16-class chunk [1, 16, 96, 96]
+    /// up-sampled to 384², one-hot targets, BCE with logits), forward + backward, on all threads
+    /// against the same on one thread: the loss's speed-up from the extra cores.
+    private static func segmentationLossRows(using generator: inout RandomGenerator) -> [BenchmarkRow] {
+        let logits = Tensor.normal([1, 16, 96, 96], using: &generator)
+        logits.requiresGrad = true
+        let labels = (0..<(384 * 384)).map { _ in Int32(generator.next() % 171) }
+        func step() {
+            logits.grad = nil
+            SegmentationLosses.segmentation(logits, labels: labels, firstClass: 16, height: 384, width: 384).backward()
+        }
+        let threads = Parallel.threadCount
+        let one = { () -> Double in
+            Parallel.threadCount = 1
+            defer { Parallel.threadCount = threads }
+            return medianSeconds(step)
+        }()
+        return [BenchmarkRow(suite: "ops", name: "segmentation_loss_fwd_bwd_16x96_to_384", ours: medianSeconds(step),
+                             baselineName: "same on 1 thread", baseline: one)]
     }
 
     /// The 3×3 convolutions of the per-class decoder on one 16-class chunk (ViT-B/16 at 384²),
