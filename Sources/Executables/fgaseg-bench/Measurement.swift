@@ -14,6 +14,14 @@ func median(_ values: [Double]) -> Double {
     return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
+/// `body` with the engine's kernels on `count` threads; the configured count is restored afterwards.
+func withThreads<Result>(_ count: Int, _ body: () throws -> Result) rethrows -> Result {
+    let configured = Parallel.threadCount
+    Parallel.threadCount = count
+    defer { Parallel.threadCount = configured }
+    return try body()
+}
+
 /// Wall-clock seconds of `first` and of `second`, run in alternation (so both see the same
 /// minutes of this machine): the median of each over `repetitions` pairs after `warmup` pairs.
 func alternatingMedianSeconds(warmup: Int = 2, repetitions: Int = 7, _ first: () -> Void, _ second: () -> Void) -> (Double, Double) {

@@ -85,12 +85,7 @@ enum OpsBenchmark {
             logits.grad = nil
             SegmentationLosses.segmentation(logits, labels: labels, firstClass: 16, height: 384, width: 384).backward()
         }
-        let threads = Parallel.threadCount
-        let one = { () -> Double in
-            Parallel.threadCount = 1
-            defer { Parallel.threadCount = threads }
-            return medianSeconds(step)
-        }()
+        let one = withThreads(1) { medianSeconds(step) }
         return [BenchmarkRow(suite: "ops", name: "segmentation_loss_fwd_bwd_16x96_to_384", ours: medianSeconds(step),
                              baselineName: "same on 1 thread", baseline: one)]
     }

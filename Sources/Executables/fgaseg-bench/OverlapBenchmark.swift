@@ -109,8 +109,8 @@ enum OverlapBenchmark {
         var rows: [BenchmarkRow] = []
         let label = "T\(names.count)_chunk\(options.classChunk)_n\(world.size)"
         for index in 1..<modes.count {
-            let hidden = zip(timings[index], timings[0]).map { 1 - $0.afterBackward / max($1.afterBackward, 1e-9) }.sorted()
-            let stepRatios = zip(timings[index], timings[0]).map { $0.step / $1.step }.sorted()
+            let hidden = zip(timings[index], timings[0]).map { 1 - $0.afterBackward / max($1.afterBackward, 1e-9) }
+            let stepRatios = zip(timings[index], timings[0]).map { $0.step / $1.step }
             if world.isMain {
                 print(String(format: "  %@: median share of the after-backward communication hidden %.0f%% (per cycle: %@); step time / overlap off: median %.3f",
                              modes[index].name as NSString, median(hidden) * 100,

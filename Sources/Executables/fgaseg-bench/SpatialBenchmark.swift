@@ -29,11 +29,11 @@ enum SpatialBenchmark {
         var rows: [BenchmarkRow] = []
         var seconds: [Int: Double] = [:]
         for count in Set([1, threads]).sorted() {
-            let configured = Parallel.threadCount
-            Parallel.threadCount = count
-            defer { Parallel.threadCount = configured }
-            let gemm = medianSeconds { BLAS.gemm(m: 1024, n: 1024, k: 1024, a: a.pointer, lda: 1024, b: a.pointer, ldb: 1024, c: c.pointer, ldc: 1024) }
-            seconds[count] = medianSeconds(warmup: 1, repetitions: 5, step)
+            let (gemm, stepSeconds) = withThreads(count) {
+                (medianSeconds { BLAS.gemm(m: 1024, n: 1024, k: 1024, a: a.pointer, lda: 1024, b: a.pointer, ldb: 1024, c: c.pointer, ldc: 1024) },
+                 medianSeconds(warmup: 1, repetitions: 5, step))
+            }
+            seconds[count] = stepSeconds
             rows.append(BenchmarkRow(suite: "spatial", name: "spatial_fwd_bwd_T\(classes)_\(count)_thread", ours: seconds[count]!,
                                      baselineName: "sgemm_1024 at its rate", baseline: flops / (2 * pow(1024.0, 3) / gemm),
                                      flops: flops))

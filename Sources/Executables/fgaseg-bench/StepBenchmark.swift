@@ -72,17 +72,17 @@ enum StepBenchmark {
         /// One warm, profiled step on `threads` threads.
         func profiledStep(threads: Int) throws -> (seconds: Double, loss: (total: Float, segmentation: Float, textToPixel: Float), sections: [Profiler.Entry]) {
             let configured = Parallel.threadCount
-            Parallel.threadCount = threads
-            defer { Parallel.threadCount = configured }
-            Profiler.start()
-            let faults = minorPageFaults()
-            let result = try step()
-            if threads == configured {
-                let touched = minorPageFaults() - faults
-                print(String(format: "  page faults in the %d-thread step: %d (%.2f GB of fresh memory touched)", threads,
-                             touched, Double(touched) * 4096 / 1e9))
+            return try withThreads(threads) {
+                Profiler.start()
+                let faults = minorPageFaults()
+                let result = try step()
+                if threads == configured {
+                    let touched = minorPageFaults() - faults
+                    print(String(format: "  page faults in the %d-thread step: %d (%.2f GB of fresh memory touched)", threads,
+                                 touched, Double(touched) * 4096 / 1e9))
+                }
+                return (result.seconds, result.loss, Profiler.stop())
             }
-            return (result.seconds, result.loss, Profiler.stop())
         }
         let threads = Parallel.threadCount
         // The single-thread step runs first, so the step of interest comes last (its peak memory
