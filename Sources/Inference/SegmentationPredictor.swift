@@ -6,13 +6,16 @@ import Tensor
 
 /// Inference on whole images of any size (spec §8), shared by evaluation and `fgaseg-segment`:
 /// the quick path (image resized to the model's input size S, σ of the decoder's logits resized
-/// to the image) or the sliding-window protocol
-/// (image resized to ⌊S·5/3⌉², S² tiles at stride ⌊S·(1 − 0.333)⌋ plus the whole image at S²,
-/// sigmoid probabilities averaged over tile overlaps, then averaged with the global view).
+/// to the image) or the sliding-window protocol with tile K (384 in the official code whatever the
+/// CLIP resolution): image resized to ⌊K·5/3⌉² (640²), K² tiles at stride ⌊K·(1 − 0.333)⌋ (256)
+/// plus the whole image at K², each resized to S² for the model (ViT-L/14: 336²) and its σ
+/// probabilities resized back to K², averaged over tile overlaps, then averaged with the global view.
 public struct SegmentationPredictor {
     public let model: FGAsegModel
     /// The model's input size S (the training crop size).
     public let inputSize: Int
+    /// The sliding window's tile K (``officialSlidingTile`` unless given).
+    public let slidingTile: Int
     /// With a value, the fast decoder's top-K class rejection (spec §3.12) instead of the full decoder.
     public let fastTopK: Int?
     /// The quick path first pads the normalised image with zeros (bottom and right) to a multiple
@@ -25,16 +28,22 @@ public struct SegmentationPredictor {
     /// training value (2) for the quick validation during training (spec §7).
     public let classPooling: Int
 
-    public init(model: FGAsegModel, inputSize: Int, fastTopK: Int? = nil, sizeDivisibility: Int = 1, classPooling: Int = 1) {
+    /// The tile of the official sliding window (`inference_sliding_window(kernel=384)` in FGA-seg
+    /// and CAT-Seg, for ViT-B/16 at 384 and ViT-L/14 at 336 alike).
+    public static let officialSlidingTile = 384
+
+    public init(model: FGAsegModel, inputSize: Int, fastTopK: Int? = nil, sizeDivisibility: Int = 1, classPooling: Int = 1,
+                slidingTile: Int = officialSlidingTile) {
         self.model = model
         self.inputSize = inputSize
+        self.slidingTile = slidingTile
         self.fastTopK = fastTopK
         self.sizeDivisibility = max(1, sizeDivisibility)
         self.classPooling = classPooling
     }
 
-    /// Probabilities [B, T, S, S] of a batch of S × S inputs: σ(logits) bilinearly up-sampled
-    /// (spec §8), or the fast path's probabilities up-sampled.
+    /// Probabilities [B, T, h, w] (`size`) of a batch of S × S inputs: σ(logits) bilinearly
+    /// up-sampled (spec §8), or the fast path's probabilities up-sampled.
     func probabilities(batch: Tensor, classes: Tensor, size: (Int, Int)) -> Tensor {
         if let topK = fastTopK {
             return model.fastProbabilities(batch, classes: classes, topK: topK, classPooling: classPooling).bilinearResized(to: size, alignCorners: false)
@@ -58,7 +67,7 @@ public struct SegmentationPredictor {
                     ?? model(input, classes: classes, decoderClassChunk: Self.decoderClassChunk, classPooling: classPooling).logits.sigmoid()
                 return Self.officialCrop(decoded, imageSize: size, applies: d > 1).bilinearResized(to: size, alignCorners: false)
             }
-            let s = inputSize, big = Int((Double(s) * 5 / 3).rounded()), stride = Int(Double(s) * (1 - 0.333))
+            let s = slidingTile, big = Int((Double(s) * 5 / 3).rounded()), stride = Int(Double(s) * (1 - 0.333))
             let resized = pixels.bilinearResized(to: (big, big), alignCorners: false)
             var offsets = Array(Swift.stride(from: 0, to: big - s, by: stride))
             if offsets.last != big - s { offsets.append(big - s) }
@@ -69,7 +78,8 @@ public struct SegmentationPredictor {
             } }
             tiles.append(pixels.bilinearResized(to: (s, s), alignCorners: false))
             let batch = Tensor.concat(tiles, along: 0)
-            let probabilities = probabilities(batch: batch, classes: classes, size: (s, s))
+            let input = s == inputSize ? batch : batch.bilinearResized(to: (inputSize, inputSize), alignCorners: false)
+            let probabilities = probabilities(batch: input, classes: classes, size: (s, s))
             let t = probabilities.shape[1]
             let sum = Tensor(repeating: 0, shape: [1, t, big, big]), overlap = [Float](repeating: 0, count: big * big)
             var counts = overlap

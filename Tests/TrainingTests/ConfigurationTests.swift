@@ -24,6 +24,9 @@ import Testing
         let catSeg = try ConfigurationLoader.load(path: configsFolder + "/catseg_vitb16_coco-stuff.yaml")
         #expect(catSeg.model.architecture.p2tLayers == 0 && catSeg.model.architecture.t2pWeight == 0)
         #expect(catSeg.model.architecture.decoder.fusion == .none && catSeg.solver.imsPerBatch == 4 && catSeg.data.cropSize == 384)
+        let catSegLarge = try ConfigurationLoader.load(path: configsFolder + "/catseg_vitl14_coco-stuff.yaml")
+        #expect(catSegLarge.model.architecture.p2tLayers == 0 && catSegLarge.model.architecture.decoder.fusion == .none)
+        #expect(catSegLarge.model.architecture.guidanceBlocks == [7, 15] && catSegLarge.model.architecture.decoder.textWidth == 768 && catSegLarge.data.cropSize == 336)
 
         let demo = try ConfigurationLoader.load(path: configsFolder + "/demo.yaml")
         var recipe = paper

@@ -7,37 +7,36 @@ import Testing
 import Training
 @testable import Inference
 
-/// Checkpoints of the official FGA-seg model and of CAT-Seg (real ViT-B/16 widths, written by
-/// Fixtures/official/make_official_fixture.py and make_catseg_fixture.py with the official code)
-/// load through the PyTorch reader and the name translation, and segment the fixture photo as the
+/// Checkpoints of the official FGA-seg model and of CAT-Seg (real ViT-B/16 and, for CAT-Seg,
+/// ViT-L/14@336 widths, written by Fixtures/official/make_official_fixture.py and
+/// make_catseg_fixture.py with the official code) load through the PyTorch reader and the name
+/// translation with the configuration files in Configs/, and segment the fixture photo as the
 /// official `forward` did: quick path (with detectron2's padding to 32) and sliding window.
 @Suite(.serialized) struct OfficialCheckpointTests {
     static let fixtures = Bundle.module.resourcePath! + "/Fixtures/official"
     static let sharedFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared").standardized.path
 
-    /// A CLIP folder as the official repository provides it: the ViT-B/16 sizes and OpenAI's BPE file.
-    static func clipFolder() throws -> String {
+    /// A CLIP folder as the official repository provides it: the CLIP sizes and OpenAI's BPE file.
+    static func clipFolder(_ sizes: CLIPConfiguration) throws -> String {
         let folder = temporaryFolder("official-clip")
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        try encoder.encode(CLIPConfiguration.vitB16).write(to: URL(fileURLWithPath: folder + "/config.json"))
+        try encoder.encode(sizes).write(to: URL(fileURLWithPath: folder + "/config.json"))
         try FileManager.default.copyItem(atPath: sharedFolder + "/clip/bpe_simple_vocab_16e6.txt.gz", toPath: folder + "/bpe_simple_vocab_16e6.txt.gz")
         return folder
     }
 
-    /// The paper's ViT-B/16 configuration, or CAT-Seg's (no P2Tformer, no T2P branch, no local cost).
+    /// The configuration file of a fixture's architecture: the paper's ViT-B/16, or CAT-Seg's
+    /// (no P2Tformer, no T2P branch, no local cost) at ViT-B/16 or ViT-L/14@336.
     static func configuration(_ fixture: String) throws -> TrainingConfiguration {
-        var configuration = TrainingConfiguration()
-        configuration.model.clip = try clipFolder()
-        if fixture.hasPrefix("catseg") {
-            configuration.model.architecture.p2tLayers = 0
-            configuration.model.architecture.t2pWeight = 0
-            configuration.model.architecture.decoder.fusion = .none
-        }
+        let file = ["official_vitb16": "fgaseg_vitb16", "official_fast_vitb16": "fgaseg_vitb16",
+                    "catseg_vitb16": "catseg_vitb16", "catseg_vitl14": "catseg_vitl14"][fixture]!
+        var configuration = try ConfigurationLoader.load(path: configsFolder + "/\(file)_coco-stuff.yaml")
+        configuration.model.clip = try clipFolder(fixture.hasSuffix("vitl14") ? .vitL14at336 : .vitB16)
         return configuration
     }
 
-    @Test(arguments: ["official_vitb16", "catseg_vitb16"])
+    @Test(arguments: ["official_vitb16", "catseg_vitb16", "catseg_vitl14"])
     func checkpointMatchesTheOfficialOutputs(fixture: String) throws {
         let configuration = try Self.configuration(fixture)
         defer { try? FileManager.default.removeItem(atPath: configuration.model.clip) }
@@ -49,7 +48,8 @@ import Training
         let embeddings = noGrad { loaded.model.classEmbeddings(prompts) }
         try namesTranslateBothWays(loaded.model, checkpoint: Self.fixtures + "/\(fixture).pth")
         let image = try decodeRGBImage([UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/photo.png"))))
-        let predictor = SegmentationPredictor(model: loaded.model, inputSize: 384, sizeDivisibility: 32)
+        // The model's input is the crop size (336 for ViT-L/14); the sliding window's tiles stay 384².
+        let predictor = SegmentationPredictor(model: loaded.model, inputSize: configuration.data.cropSize, sizeDivisibility: 32)
         for (path, sliding) in [("quick", false), ("sliding", true)] {
             let ours = predictor.probabilities(image, classes: embeddings, slidingWindow: sliding)
             let theirs = try #require(reference.tensors[path])
