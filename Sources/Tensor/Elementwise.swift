@@ -80,22 +80,15 @@ extension Tensor {
         }
     }
 
-    /// `y = f(x)` with `dy/dx = derivative(x, y)` given as closures (for one-off functions).
-    func map(_ op: String, _ f: @escaping (Float) -> Float, derivative: @escaping (Float, Float) -> Float) -> Tensor {
-        map(op, ClosureFunction(value: f, slope: derivative))
-    }
-
     public func exp() -> Tensor { map("exp", ExpFunction()) }
-    public func log() -> Tensor { map("log", { Foundation.log($0) }, derivative: { x, _ in 1 / x }) }
-    public func sqrt() -> Tensor { map("sqrt", { $0.squareRoot() }, derivative: { _, y in 0.5 / y }) }
-    public func rsqrt() -> Tensor { map("rsqrt", { 1 / $0.squareRoot() }, derivative: { x, y in -0.5 * y / x }) }
-    public func pow(_ p: Float) -> Tensor {
-        map("pow", { Foundation.pow($0, p) }, derivative: { x, _ in p * Foundation.pow(x, p - 1) })
-    }
-    public func square() -> Tensor { map("square", { $0 * $0 }, derivative: { x, _ in 2 * x }) }
+    public func log() -> Tensor { map("log", LogFunction()) }
+    public func sqrt() -> Tensor { map("sqrt", SquareRootFunction()) }
+    public func rsqrt() -> Tensor { map("rsqrt", ReciprocalSquareRootFunction()) }
+    public func pow(_ p: Float) -> Tensor { map("pow", PowerFunction(exponent: p)) }
+    public func square() -> Tensor { map("square", SquareFunction()) }
     /// Clamps to `[low, high]`; the gradient is 1 strictly inside and 0 at or beyond the bounds' outside.
     public func clamp(min low: Float = -.infinity, max high: Float = .infinity) -> Tensor {
-        map("clamp", { Swift.min(Swift.max($0, low), high) }, derivative: { x, _ in x >= low && x <= high ? 1 : 0 })
+        map("clamp", ClampFunction(low: low, high: high))
     }
     public func sigmoid() -> Tensor { map("sigmoid", SigmoidFunction()) }
     public func relu() -> Tensor { map("relu", ReLUFunction()) }
@@ -131,15 +124,41 @@ extension ElementwiseFunction {
     }
 }
 
-struct ClosureFunction: ElementwiseFunction {
-    let value: (Float) -> Float
-    let slope: (Float, Float) -> Float
-    func callAsFunction(_ x: Float) -> Float { value(x) }
-    func derivative(_ x: Float, _ y: Float) -> Float { slope(x, y) }
+// Every function is a type of its own rather than a closure: the generic `map` is specialised
+// for each, so its loops vectorise. (A closure reaches the worker threads of a parallel loop as
+// a captured value and is called once per element: on two threads such a pass ran slower than on one.)
+
+struct LogFunction: ElementwiseFunction {
+    func callAsFunction(_ x: Float) -> Float { Foundation.log(x) }
+    func derivative(_ x: Float, _ y: Float) -> Float { 1 / x }
 }
 
-// The functions of hot elementwise passes are types of their own rather than closures: the
-// generic `map` is specialised for each, so its loops vectorise instead of calling a closure per element.
+struct SquareRootFunction: ElementwiseFunction {
+    func callAsFunction(_ x: Float) -> Float { x.squareRoot() }
+    func derivative(_ x: Float, _ y: Float) -> Float { 0.5 / y }
+}
+
+struct ReciprocalSquareRootFunction: ElementwiseFunction {
+    func callAsFunction(_ x: Float) -> Float { 1 / x.squareRoot() }
+    func derivative(_ x: Float, _ y: Float) -> Float { -0.5 * y / x }
+}
+
+struct PowerFunction: ElementwiseFunction {
+    let exponent: Float
+    func callAsFunction(_ x: Float) -> Float { Foundation.pow(x, exponent) }
+    func derivative(_ x: Float, _ y: Float) -> Float { exponent * Foundation.pow(x, exponent - 1) }
+}
+
+struct SquareFunction: ElementwiseFunction {
+    func callAsFunction(_ x: Float) -> Float { x * x }
+    func derivative(_ x: Float, _ y: Float) -> Float { 2 * x }
+}
+
+struct ClampFunction: ElementwiseFunction {
+    let low: Float, high: Float
+    func callAsFunction(_ x: Float) -> Float { Swift.min(Swift.max(x, low), high) }
+    func derivative(_ x: Float, _ y: Float) -> Float { x >= low && x <= high ? 1 : 0 }
+}
 
 struct ShiftFunction: ElementwiseFunction {
     let shift: Float
