@@ -196,6 +196,13 @@ extension Kernels {
         let (dims, strides) = Broadcasting.collapse(outShape, [order.map { inStrides[$0] }])
         let readStrides = strides[0]
         let inner = dims[dims.count - 1], innerStride = readStrides[dims.count - 1]
+        // Row by row, an output row gathering at stride > 1 reads one input line per element, and
+        // the next rows reuse those lines only if they step along the input's contiguous axis and
+        // one row's lines stay in L1 (≤ 512 of them); otherwise in tiles.
+        if innerStride != 1, let unitAxis = readStrides.firstIndex(of: 1), unitAxis != dims.count - 2 || inner > 512 {
+            transposeInTiles(x, dims: dims, readStrides: readStrides, unitAxis: unitAxis, into: y)
+            return
+        }
         let outer = Array(dims.dropLast())
         let rows = outer.reduce(1, *)
         Parallel.forEach(rows, grain: Swift.max(1, 16_384 / Swift.max(inner, 1))) { range in
@@ -210,6 +217,46 @@ extension Kernels {
                     out.update(from: x + offset, count: inner)
                 } else {
                     for i in 0..<inner { out[i] = x[offset + i * innerStride] }
+                }
+            }
+        }
+    }
+
+    /// A permutation whose output rows (the last of `dims`, read at stride > 1) gather across the
+    /// input's contiguous axis (`dims[unitAxis]`, read at stride 1), done as 2-D transposes of
+    /// tiles of `tile` × `tile` elements: each tile reads `tile` runs of consecutive input floats and
+    /// writes `tile` runs of consecutive output floats, so it touches `tile` input pages instead of
+    /// one page per output element. `dims`/`readStrides`: the collapsed output shape and the input
+    /// stride of each of its axes; the output is contiguous.
+    static func transposeInTiles(_ x: UnsafePointer<Float>, dims: [Int], readStrides: [Int], unitAxis: Int,
+                                 into y: UnsafeMutablePointer<Float>) {
+        let tile = 16
+        let last = dims.count - 1
+        let (columns, columnStride) = (dims[last], readStrides[last])
+        let rowsAlong = dims[unitAxis]
+        var writeStrides = [Int](repeating: 1, count: dims.count)
+        for d in stride(from: last - 1, through: 0, by: -1) { writeStrides[d] = writeStrides[d + 1] * dims[d + 1] }
+        let rowStride = writeStrides[unitAxis]
+        // Every other axis indexes a separate 2-D transpose of [rowsAlong, columns].
+        let others = (0..<last).filter { $0 != unitAxis }
+        let planes = others.reduce(1) { $0 * dims[$1] }
+        let rowBlocks = (rowsAlong + tile - 1) / tile
+        Parallel.forEach(planes * rowBlocks, grain: Swift.max(1, 16_384 / Swift.max(tile * columns, 1))) { range in
+            for item in range {
+                var remainder = item / rowBlocks, readBase = 0, writeBase = 0
+                for d in others.reversed() {
+                    let index = remainder % dims[d]
+                    remainder /= dims[d]
+                    readBase += index * readStrides[d]
+                    writeBase += index * writeStrides[d]
+                }
+                let rowStart = (item % rowBlocks) * tile, rowEnd = Swift.min(rowStart + tile, rowsAlong)
+                for columnStart in stride(from: 0, to: columns, by: tile) {
+                    let columnEnd = Swift.min(columnStart + tile, columns)
+                    for row in rowStart..<rowEnd {
+                        let source = x + readBase + row, destination = y + writeBase + row * rowStride
+                        for column in columnStart..<columnEnd { destination[column] = source[column * columnStride] }
+                    }
                 }
             }
         }

@@ -46,6 +46,7 @@ enum OpsBenchmark {
         rows += decoderConvolutionRows(using: &generator)
         rows += attentionRows(using: &generator)
         rows += segmentationLossRows(using: &generator)
+        rows += layoutRows(using: &generator)
         // Memory-bound kernels on 577×3072 activations: bytes read + written vs memcpy of the same bytes.
         let x = Tensor.normal([577 * 4, 3072], using: &generator)
         let bytes = Double(x.count * 8)
@@ -72,6 +73,22 @@ enum OpsBenchmark {
                                      baseline: copy4, bytes: 2 * bytes))
         }
         return rows
+    }
+
+    /// The spatial aggregation's layout changes on the 171 class maps of one image: the cost
+    /// embedding [1, 128, 171, 24, 24] to tokens [1, 171, 24, 24, 128] and back (what its forward
+    /// and backward do around the Swin blocks), against memcpy of the same bytes.
+    private static func layoutRows(using generator: inout RandomGenerator) -> [BenchmarkRow] {
+        let x = Tensor.normal([1, 128, 171, 24, 24], using: &generator)
+        let destination = Tensor(uninitializedShape: x.shape)
+        let copy = medianSeconds { destination.pointer.update(from: x.pointer, count: x.count) }
+        let tokens = noGrad { x.permuted([0, 2, 3, 4, 1]) }
+        return [BenchmarkRow(suite: "ops", name: "permute_BCTHW_to_BTHWC_128x171x24x24",
+                             ours: medianSeconds { _ = noGrad { x.permuted([0, 2, 3, 4, 1]) } },
+                             baselineName: "memcpy", baseline: copy, bytes: Double(x.count * 8)),
+                BenchmarkRow(suite: "ops", name: "permute_BTHWC_to_BCTHW_128x171x24x24",
+                             ours: medianSeconds { _ = noGrad { tokens.permuted([0, 4, 1, 2, 3]) } },
+                             baselineName: "memcpy", baseline: copy, bytes: Double(x.count * 8))]
     }
 
     /// The training step's per-chunk segmentation loss (logits of a 16-class chunk [1, 16, 96, 96]
