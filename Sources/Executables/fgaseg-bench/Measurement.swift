@@ -22,6 +22,12 @@ func withThreads<Result>(_ count: Int, _ body: () throws -> Result) rethrows -> 
     return try body()
 }
 
+/// Median seconds of copying `x`'s floats with memcpy: the baseline of memory-bound kernels.
+func memcpySeconds(_ x: Tensor) -> Double {
+    let destination = Tensor(uninitializedShape: x.shape)
+    return medianSeconds { destination.pointer.update(from: x.pointer, count: x.count) }
+}
+
 /// Wall-clock seconds of `first` and of `second`, run in alternation (so both see the same
 /// minutes of this machine): the median of each over `repetitions` pairs after `warmup` pairs.
 func alternatingMedianSeconds(warmup: Int = 2, repetitions: Int = 7, _ first: () -> Void, _ second: () -> Void) -> (Double, Double) {

@@ -50,8 +50,7 @@ enum OpsBenchmark {
         // Memory-bound kernels on 577×3072 activations: bytes read + written vs memcpy of the same bytes.
         let x = Tensor.normal([577 * 4, 3072], using: &generator)
         let bytes = Double(x.count * 8)
-        let destination = Tensor(uninitializedShape: x.shape)
-        let copy = medianSeconds { destination.pointer.update(from: x.pointer, count: x.count) }
+        let copy = memcpySeconds(x)
         for (name, op) in [("gelu_erf", { _ = noGrad { x.gelu() } }), ("quick_gelu", { _ = noGrad { x.quickGelu() } }),
                            ("layer_norm", { _ = noGrad { x.layerNorm(weight: nil, bias: nil) } }),
                            ("softmax", { _ = noGrad { x.softmax(dim: -1) } })] as [(String, () -> Void)] {
@@ -80,15 +79,12 @@ enum OpsBenchmark {
     /// and backward do around the Swin blocks), against memcpy of the same bytes.
     private static func layoutRows(using generator: inout RandomGenerator) -> [BenchmarkRow] {
         let x = Tensor.normal([1, 128, 171, 24, 24], using: &generator)
-        let destination = Tensor(uninitializedShape: x.shape)
-        let copy = medianSeconds { destination.pointer.update(from: x.pointer, count: x.count) }
+        let copy = memcpySeconds(x)
         let tokens = noGrad { x.permuted([0, 2, 3, 4, 1]) }
-        return [BenchmarkRow(suite: "ops", name: "permute_BCTHW_to_BTHWC_128x171x24x24",
-                             ours: medianSeconds { _ = noGrad { x.permuted([0, 2, 3, 4, 1]) } },
-                             baselineName: "memcpy", baseline: copy, bytes: Double(x.count * 8)),
-                BenchmarkRow(suite: "ops", name: "permute_BTHWC_to_BCTHW_128x171x24x24",
-                             ours: medianSeconds { _ = noGrad { tokens.permuted([0, 4, 1, 2, 3]) } },
-                             baselineName: "memcpy", baseline: copy, bytes: Double(x.count * 8))]
+        return [("BCTHW_to_BTHWC", x, [0, 2, 3, 4, 1]), ("BTHWC_to_BCTHW", tokens, [0, 4, 1, 2, 3])].map { name, source, order in
+            BenchmarkRow(suite: "ops", name: "permute_\(name)_128x171x24x24", ours: medianSeconds { _ = noGrad { source.permuted(order) } },
+                         baselineName: "memcpy", baseline: copy, bytes: Double(x.count * 8))
+        }
     }
 
     /// The training step's per-chunk segmentation loss (logits of a 16-class chunk [1, 16, 96, 96]
