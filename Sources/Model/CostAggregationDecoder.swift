@@ -233,7 +233,8 @@ public final class CostAggregationDecoder: Module {
     /// The per-class local maps [B·T, C, h, w] up-sampled for their re-injection before Up-2 (nil without a local cost).
     private func reinjected(_ local: Tensor?) -> Tensor? {
         guard let local, let localUp, let localConv else { return nil }
-        return localConv(localUp(local)).relu()
+        let (maps, biasResponse) = upsampledConvolution(local, up: localUp, weight: localConv.conv1.weight)
+        return localConv.afterFirstConvolution(biasResponse.map { maps + $0 } ?? maps).relu()
     }
 
     /// - Parameters:

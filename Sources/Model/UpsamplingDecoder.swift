@@ -45,18 +45,35 @@ public final class UpStage: Module {
     ///
     /// The first convolution sees [up(x); guidance], and convolution is linear in its input
     /// channels, so it runs as `conv(W_x, up(x)) + conv(W_g, guidance)` with the guidance half
-    /// computed once per image instead of once per class (DESIGN §7, shared guidance).
+    /// computed once per image instead of once per class (DESIGN §7, shared guidance); the
+    /// per-class half is ``upsampledConvolution(_:up:weight:)``, whose bias response joins the
+    /// shared half.
     public func callAsFunction(_ x: Tensor, guidance: Tensor) -> Tensor {
-        let upsampled = up(x)
-        let (bt, c, h, w) = (upsampled.shape[0], upsampled.shape[1], upsampled.shape[2], upsampled.shape[3])
+        let (bt, h, w) = (x.shape[0], 2 * x.shape[2], 2 * x.shape[3])
         let (b, g) = (guidance.shape[0], guidance.shape[1])
         let first = conv.conv1
-        let out = first.weight.shape[0]
-        let perClass = Tensor.conv2d(upsampled, weight: first.weight.narrowed(1, start: 0, length: c), padding: (1, 1))
-        let shared = Tensor.conv2d(guidance, weight: first.weight.narrowed(1, start: c, length: g), padding: (1, 1))
+        let out = first.weight.shape[0], c = first.weight.shape[1] - g
+        let (perClass, biasResponse) = upsampledConvolution(x, up: up, weight: first.weight.narrowed(1, start: 0, length: c))
+        let guided = Tensor.conv2d(guidance, weight: first.weight.narrowed(1, start: c, length: g), padding: (1, 1))
+        let shared = biasResponse.map { guided + $0 } ?? guided
         let sum = perClass.reshaped([b, bt / b, out * h * w]) + shared.reshaped([b, 1, out * h * w])
         return conv.afterFirstConvolution(sum.reshaped([bt, out, h, w]))
     }
+}
+
+/// A bias-free 3×3 convolution `weight` [O, C, 3, 3] (padding 1) of `up(x)`, for the decoder's
+/// 2×2 stride-2 up-sampling `up` and `x` [N, Cin, H, W], in two parts: the maps [N, O, 2H, 2W],
+/// computed at the input's resolution without forming `up(x)` (``Tensor/upsampledConv2d(_:upWeight:weight:)``),
+/// and the response to `up`'s bias [1, O, 2H, 2W] (nil without one), the same for every map, for
+/// the caller to add where it costs least.
+func upsampledConvolution(_ x: Tensor, up: ConvTranspose2d, weight: Tensor) -> (maps: Tensor, biasResponse: Tensor?) {
+    precondition(up.stride == 2 && up.padding == 0 && up.outputPadding == 0 && up.groups == 1,
+                 "upsampledConvolution: \(up.weight.shape) with stride \(up.stride) is not a 2×2 stride-2 up-sampling")
+    let maps = Tensor.upsampledConv2d(x, upWeight: up.weight, weight: weight)
+    let biasResponse = up.bias.map {
+        Tensor.upsampledConvolutionBiasResponse($0, weight: weight, height: 2 * x.shape[2], width: 2 * x.shape[3])
+    }
+    return (maps, biasResponse)
 }
 
 /// `Linear` over the channel axis of a [N, C, ...] map (a 1×1 convolution written as PyTorch's
