@@ -76,11 +76,12 @@ func upsampledConvolution(_ x: Tensor, up: ConvTranspose2d, weight: Tensor) -> (
     return (maps, biasResponse)
 }
 
-/// `Linear` over the channel axis of a [N, C, ...] map (a 1×1 convolution written as PyTorch's
-/// `linear(x.permute(...))`).
+/// `Linear` over the channel axis of a [N, C, ...] map (PyTorch's `linear(x.permute(...))`),
+/// computed as a 1×1 convolution of the map as it lies: [N, C, ...] → [N, out, ...], with no
+/// permutation either way.
 func channelLinear(_ layer: Linear, _ x: Tensor) -> Tensor {
-    let order = [0] + Array(2..<x.rank) + [1]
-    var inverse = [Int](repeating: 0, count: x.rank)
-    for (i, o) in order.enumerated() { inverse[o] = i }
-    return layer(x.permuted(order)).permuted(inverse)
+    let (n, c, rest) = (x.shape[0], x.shape[1], Array(x.shape.dropFirst(2)))
+    let out = layer.weight.shape[0]
+    let y = Tensor.conv2d(x.reshaped([n, c, rest.reduce(1, *), 1]), weight: layer.weight.reshaped([out, c, 1, 1]), bias: layer.bias)
+    return y.reshaped([n, out] + rest)
 }

@@ -132,15 +132,22 @@ extension Tensor {
         let (o, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
         let (oh, ow) = g.convolutionOutput(h, w)
         let og = o / groups, k = cg * kh * kw, l = oh * ow
+        // A 1×1 kernel with stride 1 and no padding reads each image as it lies: nothing to unfold.
+        let pointwise = kh == 1 && kw == 1 && g.stride == (1, 1) && g.padding == (0, 0)
+        /// The GEMM operand [k, l] of one group of one image: the image itself, or unfolded into `columns`.
+        func unfolded(_ image: UnsafePointer<Float>, _ columns: Tensor?) -> UnsafePointer<Float> {
+            guard let columns else { return image }
+            Kernels.im2col(image, channels: cg, height: h, width: w, g, outHeight: oh, outWidth: ow, into: columns.pointer)
+            return UnsafePointer(columns.pointer)
+        }
         let out = Tensor(uninitializedShape: [n, o, oh, ow])
         // Images go one per core when they are many or small (each worker unfolds into its own columns).
         BLAS.forEachBatchRange(n, flopsPerEntry: 2 * o * k * l) { images in
-            let columns = Tensor(uninitializedShape: [k, l])
+            let columns = pointwise ? nil : Tensor(uninitializedShape: [k, l])
             for image in images {
                 for group in 0..<groups {
-                    Kernels.im2col(x.pointer + (image * c + group * cg) * h * w, channels: cg, height: h, width: w, g,
-                                   outHeight: oh, outWidth: ow, into: columns.pointer)
-                    BLAS.gemm(m: og, n: l, k: k, a: weight.pointer + group * og * k, lda: k, b: columns.pointer, ldb: l,
+                    let operand = unfolded(x.pointer + (image * c + group * cg) * h * w, columns)
+                    BLAS.gemm(m: og, n: l, k: k, a: weight.pointer + group * og * k, lda: k, b: operand, ldb: l,
                               c: out.pointer + (image * o + group * og) * l, ldc: l)
                 }
             }
@@ -148,29 +155,32 @@ extension Tensor {
         if let bias { Kernels.addChannelBias(out.pointer, bias.pointer, batch: n, channels: o, plane: l) }
         let input = x.detached(), kernel = weight.detached()
         return record("conv2d", inputs: [x, weight] + (bias.map { [$0] } ?? []), output: out) { gradient in
-            let dx = x.requiresGrad ? Tensor(repeating: 0, shape: x.shape) : nil
+            // Pointwise, each image's input gradient is one GEMM's output; otherwise col2im adds into zeros.
+            let dx = x.requiresGrad ? (pointwise ? Tensor(uninitializedShape: x.shape) : Tensor(repeating: 0, shape: x.shape)) : nil
             let dw = weight.requiresGrad ? Tensor(repeating: 0, shape: weight.shape) : nil
             // Each worker sums the weight gradient of its images into its own partial (the first
             // worker into dw itself); the partials are added in worker order afterwards, so the
             // result depends only on the thread count.
             let partials = WeightGradientPartials(dw)
             BLAS.forEachBatchRange(n, flopsPerEntry: 4 * o * k * l) { images in
-                let columns = Tensor(uninitializedShape: [k, l])
+                let columns = pointwise ? nil : Tensor(uninitializedShape: [k, l])
                 let dwImages = partials.buffer(startingAt: images.lowerBound)
                 for image in images {
                     for group in 0..<groups {
                         let dy = gradient.pointer + (image * o + group * og) * l
+                        let dxImage = dx.map { $0.pointer + (image * c + group * cg) * h * w }
                         if let dwImages {
-                            Kernels.im2col(input.pointer + (image * c + group * cg) * h * w, channels: cg, height: h, width: w, g,
-                                           outHeight: oh, outWidth: ow, into: columns.pointer)
-                            BLAS.gemm(transposeB: true, m: og, n: k, k: l, a: dy, lda: l, b: columns.pointer, ldb: l,
+                            BLAS.gemm(transposeB: true, m: og, n: k, k: l, a: dy, lda: l,
+                                      b: unfolded(input.pointer + (image * c + group * cg) * h * w, columns), ldb: l,
                                       beta: 1, c: dwImages + group * og * k, ldc: k)
                         }
-                        if let dx {
+                        if let dxImage {
                             BLAS.gemm(transposeA: true, m: k, n: l, k: og, a: kernel.pointer + group * og * k, lda: k,
-                                      b: dy, ldb: l, c: columns.pointer, ldc: l)
-                            Kernels.col2im(columns.pointer, channels: cg, height: h, width: w, g, outHeight: oh, outWidth: ow,
-                                           addingInto: dx.pointer + (image * c + group * cg) * h * w)
+                                      b: dy, ldb: l, c: columns?.pointer ?? dxImage, ldc: l)
+                            if let columns {
+                                Kernels.col2im(columns.pointer, channels: cg, height: h, width: w, g, outHeight: oh, outWidth: ow,
+                                               addingInto: dxImage)
+                            }
                         }
                     }
                 }

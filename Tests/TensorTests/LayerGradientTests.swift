@@ -5,7 +5,7 @@ import Tensor
     @Test(arguments: [
         // (input [N,C,H,W], out channels, kernel, stride, padding, dilation, groups)
         ([2, 4, 7, 6], 6, 3, 1, 1, 1, 1), ([1, 4, 9, 9], 4, 3, 2, 1, 1, 2), ([1, 3, 8, 8], 3, 3, 1, 2, 2, 3),
-        ([1, 2, 7, 7], 5, 7, 1, 3, 1, 1), ([2, 3, 5, 5], 2, 1, 1, 0, 1, 1),
+        ([1, 2, 7, 7], 5, 7, 1, 3, 1, 1), ([2, 3, 5, 5], 2, 1, 1, 0, 1, 1), ([2, 4, 3, 5], 6, 1, 1, 0, 1, 2),
         // One output channel (the direct stencil): padded, unpadded, rows longer than 8 lanes.
         ([2, 3, 6, 11], 1, 3, 1, 1, 1, 1), ([1, 2, 6, 5], 1, 3, 1, 0, 1, 1), ([1, 2, 5, 9], 1, 5, 1, 2, 1, 1),
         // The direct 3×3 kernel: output channels not a multiple of 4, a row shorter than one tile.
