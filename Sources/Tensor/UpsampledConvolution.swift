@@ -83,18 +83,10 @@ extension Kernels {
     /// The forward of ``Tensor/interleavingParities(channels:)`` over `planes` = N·O output planes.
     static func interleaveParities(_ parities: UnsafePointer<Float>, planes: Int, channels: Int, height h: Int, width w: Int,
                                    into out: UnsafeMutablePointer<Float>) {
-        let source = (h + 1) * (w + 1), target = 4 * h * w
-        Parallel.forEach(planes, grain: max(1, 16_384 / target)) { range in
-            for plane in range {
-                let (image, channel) = plane.quotientAndRemainder(dividingBy: channels)
-                for parity in 0..<4 {
-                    let (a, b) = parity.quotientAndRemainder(dividingBy: 2)
-                    let map = parities + ((image * 4 + parity) * channels + channel) * source
-                    for i in 0..<h {
-                        let row = map + (i + a) * (w + 1) + b, outRow = out + plane * target + (2 * i + a) * 2 * w + b
-                        for j in 0..<w { outRow[2 * j] = row[j] }
-                    }
-                }
+        forEachParityMap(planes: planes, channels: channels, height: h, width: w) { plane, a, b, map in
+            for i in 0..<h {
+                let row = parities + map + (i + a) * (w + 1) + b, outRow = out + plane * 4 * h * w + (2 * i + a) * 2 * w + b
+                for j in 0..<w { outRow[2 * j] = row[j] }
             }
         }
     }
@@ -103,20 +95,28 @@ extension Kernels {
     /// into parity maps [N, 4·O, H+1, W+1], zero at the row and column each parity does not use.
     static func separateParities(_ gradient: UnsafePointer<Float>, planes: Int, channels: Int, height h: Int, width w: Int,
                                  into parities: UnsafeMutablePointer<Float>) {
-        let source = (h + 1) * (w + 1), target = 4 * h * w
-        Parallel.forEach(planes, grain: max(1, 16_384 / target)) { range in
+        forEachParityMap(planes: planes, channels: channels, height: h, width: w) { plane, a, b, map in
+            // Parity (a, b) uses rows a..<a+H and columns b..<b+W.
+            (parities + map + (a == 0 ? h : 0) * (w + 1)).initialize(repeating: 0, count: w + 1)
+            for i in 0..<h {
+                let row = parities + map + (i + a) * (w + 1), gradientRow = gradient + plane * 4 * h * w + (2 * i + a) * 2 * w + b
+                row[b == 0 ? w : 0] = 0
+                for j in 0..<w { row[b + j] = gradientRow[2 * j] }
+            }
+        }
+    }
+
+    /// Calls `body(plane, a, b, offset)` for each of the four parity maps of every output plane
+    /// (plane = image·O + channel), with the offset of parity map (a, b) [H+1, W+1] in the
+    /// [N, 4·O, H+1, W+1] parity tensor; planes are spread over the cores.
+    private static func forEachParityMap(planes: Int, channels: Int, height h: Int, width w: Int,
+                                         _ body: (_ plane: Int, _ a: Int, _ b: Int, _ offset: Int) -> Void) {
+        Parallel.forEach(planes, grain: max(1, 16_384 / (4 * h * w))) { range in
             for plane in range {
                 let (image, channel) = plane.quotientAndRemainder(dividingBy: channels)
                 for parity in 0..<4 {
                     let (a, b) = parity.quotientAndRemainder(dividingBy: 2)
-                    let map = parities + ((image * 4 + parity) * channels + channel) * source
-                    // Parity (a, b) uses rows a..<a+H and columns b..<b+W.
-                    (map + (a == 0 ? h : 0) * (w + 1)).initialize(repeating: 0, count: w + 1)
-                    for i in 0..<h {
-                        let row = map + (i + a) * (w + 1), gradientRow = gradient + plane * target + (2 * i + a) * 2 * w + b
-                        row[b == 0 ? w : 0] = 0
-                        for j in 0..<w { row[b + j] = gradientRow[2 * j] }
-                    }
+                    body(plane, a, b, ((image * 4 + parity) * channels + channel) * (h + 1) * (w + 1))
                 }
             }
         }
