@@ -157,9 +157,10 @@ public final class CostAggregationDecoder: Module {
         var (maps, local) = decoderInput(cost: cost, local: prepared.local?.indexSelect(2, survivors0))
         let survivors1 = heads(1, maps, survivors0.count)
         (maps, local) = (selectMaps(maps, survivors0.count, survivors1), local.map { selectMaps($0, survivors0.count, survivors1) })
-        maps = upsampledOnce(maps, local: local, guidance: prepared.guides[0])
+        let shared = sharedTerms(guides: prepared.guides)
+        maps = upsampledOnce(maps, local: local, shared: shared)
         let survivors2 = heads(2, maps, survivors1.count)
-        let logits = upsampledTwiceLogits(selectMaps(maps, survivors1.count, survivors2), guidance: prepared.guides[1])
+        let logits = upsampledTwiceLogits(selectMaps(maps, survivors1.count, survivors2), shared: shared)
         let probabilities = logits.reshaped([b, survivors2.count, 4 * h, 4 * w]).sigmoid()
         // Back to the full class list: survivors' probabilities, 0 elsewhere.
         let finalIndices = survivors2.map { survivors0[survivors1[$0]] }
@@ -231,10 +232,9 @@ public final class CostAggregationDecoder: Module {
     }
 
     /// The per-class local maps [B·T, C, h, w] up-sampled for their re-injection before Up-2 (nil without a local cost).
-    private func reinjected(_ local: Tensor?) -> Tensor? {
-        guard let local, let localUp, let localConv else { return nil }
-        let (maps, biasResponse) = upsampledConvolution(local, up: localUp, weight: localConv.conv1.weight)
-        return localConv.afterFirstConvolution(biasResponse.map { maps + $0 } ?? maps).relu()
+    private func reinjected(_ local: Tensor?, _ shared: SharedUpsamplingTerms?) -> Tensor? {
+        guard let local, let shared, let localConv else { return nil }
+        return localConv.afterFirstConvolution(upsampledConvolution(local, shared)).relu()
     }
 
     /// - Parameters:
@@ -251,15 +251,16 @@ public final class CostAggregationDecoder: Module {
         let t = aggregated.cost.shape[2]
         let decoded: Output
         if classChunk > 0 && classChunk < t {
+            let shared = sharedTerms(guides: aggregated.guides)
             let pieces = stride(from: 0, to: t, by: classChunk).map { start in
                 let count = min(classChunk, t - start)
                 return decodeClasses(cost: aggregated.cost.narrowed(2, start: start, length: count),
-                                     local: aggregated.local?.narrowed(2, start: start, length: count), guides: aggregated.guides)
+                                     local: aggregated.local?.narrowed(2, start: start, length: count), shared: shared)
             }
             decoded = Output(logits: Tensor.concat(pieces.map(\.logits), along: 1),
                              auxiliary: pieces[0].auxiliary.indices.map { head in Tensor.concat(pieces.map { $0.auxiliary[head] }, along: 1) })
         } else {
-            decoded = decodeClasses(cost: aggregated.cost, local: aggregated.local, guides: aggregated.guides)
+            decoded = decodeClasses(cost: aggregated.cost, local: aggregated.local, shared: sharedTerms(guides: aggregated.guides))
         }
         let logits = aggregated.kept.map { scatter(decoded.logits, kept: $0, totalClasses: text.shape[1]) } ?? decoded.logits
         return Output(logits: logits, auxiliary: aggregated.auxiliary + decoded.auxiliary)
@@ -347,22 +348,59 @@ public final class CostAggregationDecoder: Module {
     }
 
     /// Up-1 with the local cost re-injected: [B·t, C, h, w] → [B·t, 64, 2h, 2w].
-    private func upsampledOnce(_ maps: Tensor, local: Tensor?, guidance: Tensor) -> Tensor {
-        let upsampled = Profiler.section("up-1") { up1(maps, guidance: guidance) }
+    private func upsampledOnce(_ maps: Tensor, local: Tensor?, shared: SharedDecoderTerms) -> Tensor {
+        let upsampled = Profiler.section("up-1") { up1(maps, shared: shared.up1) }
         guard local != nil else { return upsampled }
-        return Profiler.section("local re-injection") { fused(fuseStage2, upsampled, reinjected(local)) }
+        return Profiler.section("local re-injection") { fused(fuseStage2, upsampled, reinjected(local, shared.reinjection)) }
     }
 
     /// Up-2 and the head: [B·t, 64, 2h, 2w] → logits [B·t, 1, 4h, 4w].
-    private func upsampledTwiceLogits(_ maps: Tensor, guidance: Tensor) -> Tensor {
-        let upsampled = Profiler.section("up-2") { up2(maps, guidance: guidance) }
+    private func upsampledTwiceLogits(_ maps: Tensor, shared: SharedDecoderTerms) -> Tensor {
+        let upsampled = Profiler.section("up-2") { up2(maps, shared: shared.up2) }
         return Profiler.section("head") { head(upsampled) }
+    }
+
+    /// What every class of ``decodeClasses(cost:local:shared:)`` shares: the up-sampling
+    /// stages' composite kernels and per-image addends (``SharedUpsamplingTerms``). They depend on
+    /// the weights and the projected decoder guidance only, so they are built once per forward
+    /// and serve every class chunk.
+    public struct SharedDecoderTerms {
+        public var up1: SharedUpsamplingTerms, up2: SharedUpsamplingTerms
+        /// The local cost's re-injection (nil without a local cost).
+        public var reinjection: SharedUpsamplingTerms?
+
+        /// Every tensor, in a fixed order (``replacingTensors(_:)`` takes them back).
+        public var tensors: [Tensor] { up1.tensors + up2.tensors + (reinjection?.tensors ?? []) }
+
+        /// The same terms made of `replacements` (as many as ``tensors``, in its order), e.g. detached copies.
+        public func replacingTensors(_ replacements: [Tensor]) -> SharedDecoderTerms {
+            precondition(replacements.count == tensors.count, "SharedDecoderTerms: \(replacements.count) tensors for \(tensors.count)")
+            var rest = replacements[...]
+            func take(_ terms: SharedUpsamplingTerms) -> SharedUpsamplingTerms {
+                defer { rest = rest.dropFirst(terms.tensors.count) }
+                return terms.replacingTensors(Array(rest.prefix(terms.tensors.count)))
+            }
+            return SharedDecoderTerms(up1: take(up1), up2: take(up2), reinjection: reinjection.map(take))
+        }
+    }
+
+    /// The shared terms for the projected decoder guidance `guides` ([B, g1, 2h, 2w], [B, g2, 4h, 4w]).
+    public func sharedTerms(guides: [Tensor]) -> SharedDecoderTerms {
+        precondition(guides.count == 2, "sharedTerms: \(guides.count) decoder guidance maps, expected 2")
+        return Profiler.section("per-class decoder") {
+            let reinjection = localUp.flatMap { up in
+                localConv.map { SharedUpsamplingTerms(up: up, weight: $0.conv1.weight, height: guides[0].shape[2], width: guides[0].shape[3]) }
+            }
+            return SharedDecoderTerms(up1: up1.sharedTerms(guidance: guides[0]), up2: up2.sharedTerms(guidance: guides[1]),
+                                      reinjection: reinjection)
+        }
     }
 
     /// The per-class up-sampling decoder (independent across classes, so it can run on any subset):
     /// `cost`, `local` [B, C, t, h, w] (no local with fusion `none`) → logits [B, t, 4h, 4w] and
-    /// the fast decoder's second and third rejection-head logits.
-    public func decodeClasses(cost: Tensor, local localEmbedding: Tensor?, guides: [Tensor]) -> Output {
+    /// the fast decoder's second and third rejection-head logits. `shared` comes from
+    /// ``sharedTerms(guides:)``.
+    public func decodeClasses(cost: Tensor, local localEmbedding: Tensor?, shared: SharedDecoderTerms) -> Output {
         let (b, t, h, w) = (cost.shape[0], cost.shape[2], cost.shape[3], cost.shape[4])
         var auxiliary: [Tensor] = []
         func reject(_ index: Int, _ maps: Tensor) {
@@ -373,9 +411,9 @@ public final class CostAggregationDecoder: Module {
         return Profiler.section("per-class decoder") {
             let (input, local) = decoderInput(cost: cost, local: localEmbedding)
             reject(1, input)
-            let once = upsampledOnce(input, local: local, guidance: guides[0])
+            let once = upsampledOnce(input, local: local, shared: shared)
             reject(2, once)
-            let logits = upsampledTwiceLogits(once, guidance: guides[1])
+            let logits = upsampledTwiceLogits(once, shared: shared)
             return Output(logits: logits.reshaped([b, t, 4 * h, 4 * w]), auxiliary: auxiliary)
         }
     }

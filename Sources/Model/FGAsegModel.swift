@@ -145,10 +145,12 @@ public final class FGAsegModel: Module {
         precondition(aggregated.kept == nil, "chunked training supports vocabularies up to the padding length")
         let t = aggregated.cost.shape[2]
         // The per-class part runs on detached copies; their gradients are carried upstream below.
+        // So do the decoder's class-independent terms, built once for all chunks.
+        let sharedTerms = decoder.sharedTerms(guides: aggregated.guides)
         let cost = aggregated.cost.detached(), local = aggregated.local?.detached()
-        let guides = aggregated.guides.map { $0.detached() }
-        let upstreamLeaves = [aggregated.cost] + (aggregated.local.map { [$0] } ?? []) + aggregated.guides
-        let leaves = [cost] + (local.map { [$0] } ?? []) + guides
+        let shared = sharedTerms.replacingTensors(sharedTerms.tensors.map { $0.detached() })
+        let upstreamLeaves = [aggregated.cost] + (aggregated.local.map { [$0] } ?? []) + sharedTerms.tensors
+        let leaves = [cost] + (local.map { [$0] } ?? []) + shared.tensors
         for leaf in leaves { leaf.requiresGrad = true }
         var segmentation: Float = 0, total: Float = 0
         var start = 0
@@ -156,7 +158,7 @@ public final class FGAsegModel: Module {
             let count = min(classChunk, t - start)
             let share = Float(count) / Float(t)  // each chunk's mean covers count of the t classes
             let decoded = decoder.decodeClasses(cost: cost.narrowed(2, start: start, length: count),
-                                                local: local?.narrowed(2, start: start, length: count), guides: guides)
+                                                local: local?.narrowed(2, start: start, length: count), shared: shared)
             let (chunkSegmentation, chunkTotal) = Profiler.section("losses") {
                 let segmentation = SegmentationLosses.segmentation(decoded.logits, labels: labels, firstClass: start, height: size, width: size) * share
                 var total = segmentation

@@ -24,7 +24,9 @@ public final class GuidedWindowAttention: Module {
     /// Window attention over the class maps of B images.
     ///
     /// q and k see [tokens; guidance], but the guidance is the same for every class map of an
-    /// image, so its half of each projection is computed once per image (``Linear/guided(_:sharedGuidance:images:)``).
+    /// image, so its half of each projection is computed once per image; q, k and v come out of
+    /// one GEMM, packed side by side (``packedProjections(_:guided:plain:sharedGuidance:images:)``,
+    /// ``Tensor/attention(packed:heads:scale:mask:)``).
     /// - Parameters:
     ///   - tokens: [B·T·nW, N, C], the nW windows of every class map (ordered image, class, window).
     ///   - guidance: [B·nW, N, G], the same windows of each image's guidance.
@@ -33,10 +35,9 @@ public final class GuidedWindowAttention: Module {
     /// - Returns: [B·T·nW, N, C].
     public func callAsFunction(tokens: Tensor, guidance: Tensor, windowsPerMap: Int, mask: Tensor?) -> Tensor {
         let images = guidance.shape[0] / windowsPerMap
-        let (q, k) = (query.guided(tokens, sharedGuidance: guidance, images: images), key.guided(tokens, sharedGuidance: guidance, images: images))
+        let packed = packedProjections(tokens, guided: [query, key], plain: [value], sharedGuidance: guidance, images: images)
         // Windows are ordered (image, class, window), so window w uses mask[w % nW].
-        let attended = Tensor.attention(query: q, key: k, value: value(tokens), heads: heads, mask: mask)
-        return projection(attended)
+        return projection(Tensor.attention(packed: packed, heads: heads, mask: mask))
     }
 }
 

@@ -42,38 +42,73 @@ public final class UpStage: Module {
     }
 
     /// `x` [B·T, in, H, W] (T class maps per image), `guidance` [B, g, 2H, 2W] → [B·T, out, 2H, 2W].
+    public func callAsFunction(_ x: Tensor, guidance: Tensor) -> Tensor { self(x, shared: sharedTerms(guidance: guidance)) }
+
+    /// `x` [B·T, in, H, W] → [B·T, out, 2H, 2W] with the terms that ``sharedTerms(guidance:)`` made
+    /// of its images' guidance (once for any number of class batches).
+    public func callAsFunction(_ x: Tensor, shared: SharedUpsamplingTerms) -> Tensor {
+        conv.afterFirstConvolution(upsampledConvolution(x, shared))
+    }
+
+    /// What every class map of the images of `guidance` [B, g, 2H, 2W] shares in this stage.
     ///
     /// The first convolution sees [up(x); guidance], and convolution is linear in its input
-    /// channels, so it runs as `conv(W_x, up(x)) + conv(W_g, guidance)` with the guidance half
-    /// computed once per image instead of once per class (DESIGN §7, shared guidance); the
-    /// per-class half is ``upsampledConvolution(_:up:weight:)``, whose bias response joins the
-    /// shared half.
-    public func callAsFunction(_ x: Tensor, guidance: Tensor) -> Tensor {
-        let (bt, h, w) = (x.shape[0], 2 * x.shape[2], 2 * x.shape[3])
-        let (b, g) = (guidance.shape[0], guidance.shape[1])
-        let first = conv.conv1
-        let out = first.weight.shape[0], c = first.weight.shape[1] - g
-        let (perClass, biasResponse) = upsampledConvolution(x, up: up, weight: first.weight.narrowed(1, start: 0, length: c))
-        let guided = Tensor.conv2d(guidance, weight: first.weight.narrowed(1, start: c, length: g), padding: (1, 1))
-        let shared = biasResponse.map { guided + $0 } ?? guided
-        let sum = perClass.reshaped([b, bt / b, out * h * w]) + shared.reshaped([b, 1, out * h * w])
-        return conv.afterFirstConvolution(sum.reshaped([bt, out, h, w]))
+    /// channels, so it runs as `conv(W_x, up(x)) + conv(W_g, guidance)`: the guidance half is
+    /// computed once per image instead of once per class (DESIGN §7, shared guidance) and joins
+    /// the up-sampling bias's response in the shared addend [B, out, 2H, 2W]; the per-class half
+    /// uses the composite kernel of ``Tensor/upsampledConv2d(_:kernel:)``.
+    public func sharedTerms(guidance: Tensor) -> SharedUpsamplingTerms {
+        let g = guidance.shape[1]
+        let first = conv.conv1.weight
+        let c = first.shape[1] - g
+        var terms = SharedUpsamplingTerms(up: up, weight: first.narrowed(1, start: 0, length: c),
+                                          height: guidance.shape[2], width: guidance.shape[3])
+        let guided = Tensor.conv2d(guidance, weight: first.narrowed(1, start: c, length: g), padding: (1, 1))
+        terms.addend = terms.addend.map { guided + $0 } ?? guided
+        return terms
     }
 }
 
-/// A bias-free 3×3 convolution `weight` [O, C, 3, 3] (padding 1) of `up(x)`, for the decoder's
-/// 2×2 stride-2 up-sampling `up` and `x` [N, Cin, H, W], in two parts: the maps [N, O, 2H, 2W],
-/// computed at the input's resolution without forming `up(x)` (``Tensor/upsampledConv2d(_:upWeight:weight:)``),
-/// and the response to `up`'s bias [1, O, 2H, 2W] (nil without one), the same for every map, for
-/// the caller to add where it costs least.
-func upsampledConvolution(_ x: Tensor, up: ConvTranspose2d, weight: Tensor) -> (maps: Tensor, biasResponse: Tensor?) {
-    precondition(up.stride == 2 && up.padding == 0 && up.outputPadding == 0 && up.groups == 1,
-                 "upsampledConvolution: \(up.weight.shape) with stride \(up.stride) is not a 2×2 stride-2 up-sampling")
-    let maps = Tensor.upsampledConv2d(x, upWeight: up.weight, weight: weight)
-    let biasResponse = up.bias.map {
-        Tensor.upsampledConvolutionBiasResponse($0, weight: weight, height: 2 * x.shape[2], width: 2 * x.shape[3])
+/// What a bias-free 3×3 convolution `weight` [O, Cmid, 3, 3] (padding 1) after a 2×2 stride-2
+/// up-sampling `up` [Cin, Cmid, 2, 2] shares across every map it is applied to: the composite
+/// kernel [4·O, Cin, 2, 2] that computes both at the input's resolution without forming the
+/// up-sampled map (``Tensor/upsampledConvolutionKernel(upWeight:weight:)``), and the addend every
+/// map receives, [1 or B, O, 2H, 2W] (one per image), or nil. Built once per forward, they serve
+/// every class chunk.
+public struct SharedUpsamplingTerms {
+    /// [4·O, Cin, 2, 2].
+    public var kernel: Tensor
+    /// [1 or B, O, 2H, 2W]: the up-sampling bias's response, plus whatever else the maps share.
+    public var addend: Tensor?
+
+    /// The terms of `up` then `weight` on maps up-sampled to [height, width].
+    public init(up: ConvTranspose2d, weight: Tensor, height: Int, width: Int) {
+        precondition(up.stride == 2 && up.padding == 0 && up.outputPadding == 0 && up.groups == 1,
+                     "SharedUpsamplingTerms: \(up.weight.shape) with stride \(up.stride) is not a 2×2 stride-2 up-sampling")
+        kernel = Tensor.upsampledConvolutionKernel(upWeight: up.weight, weight: weight)
+        addend = up.bias.map { Tensor.upsampledConvolutionBiasResponse($0, weight: weight, height: height, width: width) }
     }
-    return (maps, biasResponse)
+
+    init(kernel: Tensor, addend: Tensor?) { (self.kernel, self.addend) = (kernel, addend) }
+
+    /// The tensors, in a fixed order (``replacingTensors(_:)`` takes them back).
+    public var tensors: [Tensor] { [kernel] + (addend.map { [$0] } ?? []) }
+
+    /// The same terms made of `replacements` (as many as ``tensors``, in its order), e.g. detached copies.
+    public func replacingTensors(_ replacements: [Tensor]) -> SharedUpsamplingTerms {
+        precondition(replacements.count == tensors.count, "SharedUpsamplingTerms: \(replacements.count) tensors for \(tensors.count)")
+        return SharedUpsamplingTerms(kernel: replacements[0], addend: addend == nil ? nil : replacements[1])
+    }
+}
+
+/// `x` [B·T, Cin, H, W] (T maps per image) up-sampled and convolved with `terms` → [B·T, O, 2H, 2W].
+func upsampledConvolution(_ x: Tensor, _ terms: SharedUpsamplingTerms) -> Tensor {
+    let maps = Tensor.upsampledConv2d(x, kernel: terms.kernel)
+    guard let addend = terms.addend else { return maps }
+    let (images, perMap) = (addend.shape[0], addend.count / addend.shape[0])
+    precondition(maps.count == maps.shape[0] * perMap && maps.shape[0] % images == 0,
+                 "upsampledConvolution: maps \(maps.shape) do not take an addend \(addend.shape)")
+    return (maps.reshaped([images, maps.shape[0] / images, perMap]) + addend.reshaped([images, 1, perMap])).reshaped(maps.shape)
 }
 
 /// `Linear` over the channel axis of a [N, C, ...] map (PyTorch's `linear(x.permute(...))`),

@@ -73,13 +73,31 @@ extension Tensor {
         precondition(weight.rank == 2 && x.shape.last == weight.shape[1],
                      "linear: input \(x.shape) does not match weight \(weight.shape) ([out, in])")
         guard let bias else { return matmul(x, weight, transposeB: true) }
+        precondition(bias.shape == [weight.shape[0]], "linear: bias \(bias.shape) does not match weight \(weight.shape)")
+        return linear(x, weight: weight, positionBias: bias.reshaped([1, 1, weight.shape[0]]))
+    }
+
+    /// A Linear whose bias differs by image and position: `x` [images, R, P, in] (any leading
+    /// shape with that element order) · `weight`ᵀ [out, in] + `positionBias` [images, P, out]
+    /// → [..., out], where each image's R blocks of P rows share its bias rows. This is
+    /// `W·[x; g] + b` for tokens that repeat their image's guidance g (`positionBias` = W_g·g + b,
+    /// computed once per image). One GEMM with the bias as its initial value, as ``linear(_:weight:bias:)``.
+    public static func linear(_ x: Tensor, weight: Tensor, positionBias bias: Tensor) -> Tensor {
+        precondition(weight.rank == 2 && x.shape.last == weight.shape[1],
+                     "linear: input \(x.shape) does not match weight \(weight.shape) ([out, in])")
         let (inFeatures, outFeatures) = (weight.shape[1], weight.shape[0])
-        precondition(bias.shape == [outFeatures], "linear: bias \(bias.shape) does not match weight \(weight.shape)")
         let rows = x.count / Swift.max(inFeatures, 1)
+        precondition(bias.rank == 3 && bias.shape[2] == outFeatures && bias.shape[0] * bias.shape[1] > 0
+                        && rows % (bias.shape[0] * bias.shape[1]) == 0,
+                     "linear: bias \(bias.shape) is not [images, P, \(outFeatures)] with images·P dividing the \(rows) rows of \(x.shape)")
+        let (positions, rowsPerImage) = (bias.shape[1], rows / bias.shape[0])
         let out = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [outFeatures])
         let y = out.pointer, b = bias.pointer
         Parallel.forEach(rows, grain: Swift.max(1, 16_384 / Swift.max(outFeatures, 1))) { range in
-            for row in range { (y + row * outFeatures).update(from: b, count: outFeatures) }
+            for row in range {
+                let biasRow = (row / rowsPerImage) * positions + row % positions
+                (y + row * outFeatures).update(from: b + biasRow * outFeatures, count: outFeatures)
+            }
         }
         BLAS.gemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures, a: x.pointer, lda: inFeatures,
                   b: weight.pointer, ldb: inFeatures, beta: 1, c: y, ldc: outFeatures)
@@ -88,7 +106,9 @@ extension Tensor {
             let gradients = g.reshaped([rows, outFeatures])
             let dx: Tensor? = x.requiresGrad ? matmul(gradients, kernel).reshaped(x.shape) : nil
             let dw: Tensor? = weight.requiresGrad ? matmul(gradients, input.reshaped([rows, inFeatures]), transposeA: true) : nil
-            let db: Tensor? = bias.requiresGrad ? gradients.sum(axes: [0]) : nil
+            let db: Tensor? = bias.requiresGrad
+                ? gradients.reshaped([bias.shape[0], rowsPerImage / positions, positions * outFeatures]).sum(axes: [1]).reshaped(bias.shape)
+                : nil
             return [dx, dw, db]
         }
     }

@@ -15,12 +15,17 @@ extension Tensor {
     /// the two-step form up to the order of the sums; the transposed convolution's bias is the
     /// same for every map, see ``upsampledConvolutionBiasResponse(_:weight:height:width:)``.
     public static func upsampledConv2d(_ x: Tensor, upWeight: Tensor, weight: Tensor) -> Tensor {
-        precondition(x.rank == 4 && upWeight.rank == 4 && upWeight.shape[0] == x.shape[1] && Array(upWeight.shape[2...]) == [2, 2],
-                     "upsampledConv2d: up-sampling weight \(upWeight.shape) is not a 2×2 transposed kernel for input \(x.shape)")
-        precondition(weight.rank == 4 && weight.shape[1] == upWeight.shape[1] && Array(weight.shape[2...]) == [3, 3],
-                     "upsampledConv2d: weight \(weight.shape) is not a 3×3 kernel over the \(upWeight.shape[1]) up-sampled channels")
-        let kernel = upsampledConvolutionKernel(upWeight: upWeight, weight: weight)
-        return conv2d(x, weight: kernel, padding: (1, 1)).interleavingParities(channels: weight.shape[0])
+        upsampledConv2d(x, kernel: upsampledConvolutionKernel(upWeight: upWeight, weight: weight))
+    }
+
+    /// ``upsampledConv2d(_:upWeight:weight:)`` with its composite kernel [4·O, Cin, 2, 2] already
+    /// built by ``upsampledConvolutionKernel(upWeight:weight:)`` (which depends on the weights
+    /// alone, so callers that convolve many batches build it once): `x` [N, Cin, H, W] → [N, O, 2H, 2W].
+    public static func upsampledConv2d(_ x: Tensor, kernel: Tensor) -> Tensor {
+        precondition(x.rank == 4 && kernel.rank == 4 && kernel.shape[0] % 4 == 0 && kernel.shape[1] == x.shape[1]
+                        && Array(kernel.shape[2...]) == [2, 2],
+                     "upsampledConv2d: kernel \(kernel.shape) is not [4·O, \(x.rank == 4 ? x.shape[1] : 0), 2, 2] for input \(x.shape)")
+        return conv2d(x, weight: kernel, padding: (1, 1)).interleavingParities(channels: kernel.shape[0] / 4)
     }
 
     /// What the 3×3 convolution `weight` [O, Cmid, 3, 3] (padding 1) makes of a transposed
@@ -32,12 +37,17 @@ extension Tensor {
         return conv2d(constant, weight: weight, padding: (1, 1))
     }
 
-    /// The 2×2 kernels of ``upsampledConv2d(_:upWeight:weight:)``: [4·O, Cin, 2, 2], output channel
+    /// The 2×2 kernels of ``upsampledConv2d(_:upWeight:weight:)`` for `upWeight` [Cin, Cmid, 2, 2] and
+    /// `weight` [O, Cmid, 3, 3]: [4·O, Cin, 2, 2], output channel
     /// (2a+b)·O + o for parity (a, b). Tap (u, v) of the 3×3 kernel meets up-sampled row 2i+a+u−1,
     /// which is input row i + ⌊(a+u−1)/2⌋ (padded kernel row (a+u+1)/2 − a) through the transposed
     /// kernel's row (a+u+1) mod 2; columns likewise. Built from differentiable matrix products, so
     /// both weights receive their gradients.
-    static func upsampledConvolutionKernel(upWeight: Tensor, weight: Tensor) -> Tensor {
+    public static func upsampledConvolutionKernel(upWeight: Tensor, weight: Tensor) -> Tensor {
+        precondition(upWeight.rank == 4 && Array(upWeight.shape[2...]) == [2, 2],
+                     "upsampledConvolutionKernel: up-sampling weight \(upWeight.shape) is not a 2×2 transposed kernel [Cin, Cmid, 2, 2]")
+        precondition(weight.rank == 4 && weight.shape[1] == upWeight.shape[1] && Array(weight.shape[2...]) == [3, 3],
+                     "upsampledConvolutionKernel: weight \(weight.shape) is not a 3×3 kernel over the \(upWeight.shape[1]) up-sampled channels")
         let (outChannels, inChannels) = (weight.shape[0], upWeight.shape[0])
         func taps(_ w: Tensor) -> [Tensor] {   // [Cx, Cmid, k, k] → k·k matrices [Cx, Cmid], row-major over taps
             let k = w.shape[2]

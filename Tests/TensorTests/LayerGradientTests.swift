@@ -49,6 +49,38 @@ import Tensor
         #expect(recorded.scalars == inference.scalars)
     }
 
+    @Test func packedAttention() {
+        // [q | k | v] side by side: 2 heads of width 4, a mask of period 3.
+        let packed = randomInput([6, 5, 24], seed: 35)
+        let mask = randomInput([3, 5, 5], seed: 36, scale: 2)
+        checkGradients("packed attention", [packed]) { Tensor.attention(packed: $0[0], heads: 2, scale: 0.7, mask: mask) }
+        // The same numbers as q, k and v apart, forward and backward.
+        let parts = noGrad { packed.split([8, 8, 8], along: 2) }
+        let input = packed.detached()
+        for t in parts + [input] { t.requiresGrad = true }
+        let apart = Tensor.attention(query: parts[0], key: parts[1], value: parts[2], heads: 2, mask: mask)
+        let together = Tensor.attention(packed: input, heads: 2, mask: mask)
+        #expect(together.scalars == apart.scalars)
+        let upstream = randomInput([6, 5, 8], seed: 37)
+        (apart * upstream).sum().backward()
+        (together * upstream).sum().backward()
+        let gradients = input.grad!.split([8, 8, 8], along: 2).map(\.scalars)
+        for (name, (packedGradient, part)) in zip(["q", "k", "v"], zip(gradients, parts)) {
+            #expect(packedGradient == part.grad!.scalars, "d\(name)")
+        }
+        let inference = noGrad { Tensor.attention(packed: packed, heads: 2, mask: mask) }
+        #expect(inference.scalars == together.scalars)
+    }
+
+    @Test func linearWithPositionBias() {
+        // 2 images × 3 blocks × 4 positions of width 5 → 6 outputs; each image has its own bias rows.
+        let x = randomInput([2, 3, 4, 5], seed: 38), w = randomInput([6, 5], seed: 39), bias = randomInput([2, 4, 6], seed: 40)
+        checkGradients("linear with position bias", [x, w, bias]) { Tensor.linear($0[0], weight: $0[1], positionBias: $0[2]) }
+        let direct = Tensor.linear(x, weight: w, positionBias: bias)
+        let composed = Tensor.linear(x, weight: w, bias: nil) + bias.reshaped([2, 1, 4, 6])
+        #expect(zip(direct.scalars, composed.scalars).allSatisfy { abs($0 - $1) <= 1e-6 })
+    }
+
     @Test func poolingAndResampling() {
         let x = randomInput([2, 3, 6, 8], seed: 26)
         checkGradients("avg_pool2d", [x]) { $0[0].avgPool2d(kernel: 2) }
