@@ -30,15 +30,30 @@ public final class CLIPTextTransformer: Module {
 
     /// Pooled features [T, width] of `prompts` (token ids with SOT … EOT, any lengths ≤ the context).
     ///
-    /// The batch is run at the length of its longest prompt, not the full 77-token context: with
-    /// the causal mask a position never sees later ones, so the end-of-text feature is the same
-    /// (a test proves it) at a fraction of the cost.
+    /// With the causal mask a position never sees later ones, so the end-of-text feature depends
+    /// only on the tokens up to it. The prompts are therefore grouped by that length and each group
+    /// runs at its own length, not at the longest prompt's or the 77-token context: no position
+    /// after any prompt's end-of-text token is computed (a test proves the features equal a run at
+    /// the full context).
     public func callAsFunction(_ prompts: [[Int32]]) -> Tensor {
-        let length = prompts.map(\.count).max() ?? 0
+        let ends = prompts.map(endOfTextPosition)
+        let groups = Dictionary(grouping: prompts.indices) { ends[$0] + 1 }.sorted { $0.key < $1.key }
+        guard groups.count > 1 else { return pooledFeatures(prompts, length: (ends.max() ?? -1) + 1) }
+        let features = groups.map { length, members in pooledFeatures(members.map { prompts[$0] }, length: length) }
+        var row = [Int](repeating: 0, count: prompts.count)
+        for (position, prompt) in groups.flatMap(\.value).enumerated() { row[prompt] = position }
+        return Tensor.concat(features, along: 0).indexSelect(0, row)
+    }
+
+    /// Pooled features [T, width] of `prompts` run as one batch [T, length, width]: each prompt is
+    /// cut or padded (with EOT) to `length`, which must reach every prompt's end-of-text token.
+    func pooledFeatures(_ prompts: [[Int32]], length: Int) -> Tensor {
         precondition(length > 0 && length <= configuration.maxPositionEmbeddings,
                      "text encoder: prompt lengths must be 1...\(configuration.maxPositionEmbeddings), got \(length)")
         let eot = Int32(configuration.eosTokenId)
-        let padded = prompts.flatMap { $0.map(Int.init) + [Int](repeating: Int(eot), count: length - $0.count) }
+        let padded = prompts.flatMap { ids in
+            (ids.prefix(length) + [Int32](repeating: eot, count: max(0, length - ids.count))).map(Int.init)
+        }
         for id in padded where id < 0 || id >= configuration.vocabSize {
             fatalError("text encoder: token id \(id) is outside the vocabulary of \(configuration.vocabSize)")
         }
@@ -47,12 +62,19 @@ public final class CLIPTextTransformer: Module {
         let mask = Self.causalMask(length)
         for layer in layers.elements { x = layer(x, mask: mask) }
         x = finalLayerNorm(x)
-        // The end-of-text position: the first EOT (legacy configs: the largest id).
-        let positions = prompts.enumerated().map { row, ids -> Int in
-            let end = configuration.eosTokenId == 2 ? ids.indices.max { ids[$0] < ids[$1] }! : (ids.firstIndex(of: eot) ?? ids.count - 1)
+        let positions = prompts.enumerated().map { row, ids in
+            let end = endOfTextPosition(ids)
+            precondition(end < length, "text encoder: a prompt ends at position \(end), beyond the length \(length)")
             return row * length + end
         }
         return x.reshaped([prompts.count * length, configuration.hiddenSize]).indexSelect(0, positions)
+    }
+
+    /// Where a prompt's feature is read: its first EOT token (legacy configs whose EOT id is 2:
+    /// the largest id, as Hugging Face does), or its last token if it has none.
+    private func endOfTextPosition(_ ids: [Int32]) -> Int {
+        if configuration.eosTokenId == 2 { return ids.indices.max { ids[$0] < ids[$1] } ?? 0 }
+        return ids.firstIndex(of: Int32(configuration.eosTokenId)) ?? max(ids.count - 1, 0)
     }
 
     /// [L, L] additive mask: −∞ above the diagonal.

@@ -74,14 +74,29 @@ let clipTolerance = Tolerance(absolute: 1e-5, relative: 1e-4)
     }
 
     /// With the causal mask the end-of-text feature does not depend on later positions, so
-    /// running at the true prompt length equals running at the full 77-token context.
-    @Test func trueLengthPromptsEqualFullContext() throws {
+    /// running each group of equal-length prompts at its own length equals running the whole
+    /// batch at the full 77-token context, features and gradients, in the prompts' order.
+    @Test func lengthGroupedPromptsEqualFullContext() throws {
         let model = try CLIPModel.load(folder: CLIPFixture.folder)
-        let prompts = CLIPFixture.prompts
-        let short = noGrad { model.encodeText(prompts) }
-        let full = noGrad { model.encodeText(prompts.map { $0 + [Int32](repeating: 999, count: 77 - $0.count) }) }
-        #expect(prompts.map(\.count).max()! < 77)
-        #expect((0..<short.count).allSatisfy { abs(short.pointer[$0] - full.pointer[$0]) <= 1e-5 * max(1, abs(full.pointer[$0])) })
+        model.trainOnlyAttentionQueryAndValueWeights()
+        // Reversed and with one prompt repeated, so the groups interleave in the batch.
+        let prompts = (CLIPFixture.prompts + [CLIPFixture.prompts[0]]).reversed().map { $0 }
+        #expect(Set(prompts.map(\.count)).count >= 2, "the fixture needs prompts of several lengths")
+        var generator = RandomGenerator(seed: 7)
+        let weights = Tensor.normal([prompts.count, model.configuration.textConfig.hiddenSize], using: &generator)
+
+        func run(_ encode: () -> Tensor) -> (features: Tensor, gradients: [Tensor]) {
+            for (_, tensor) in model.trainableParameters() { tensor.grad = nil }
+            let features = encode()
+            (features * weights).sum().backward()
+            return (features.detached(), model.textModel.trainableParameters().map { $0.tensor.grad! })
+        }
+        let grouped = run { model.textModel(prompts) }
+        let full = run { model.textModel.pooledFeatures(prompts, length: 77) }
+        let tolerance = Tolerance(absolute: 1e-5, relative: 1e-4, relativeToLargest: true)
+        #expect(clipTolerance.accepts(grouped.features, full.features))
+        #expect(grouped.gradients.count == 2 * model.configuration.textConfig.numHiddenLayers)
+        for (a, b) in zip(grouped.gradients, full.gradients) { #expect(tolerance.accepts(a, b)) }
     }
 
     @Test func mismatchedCheckpointListsEveryOffendingTensor() throws {
