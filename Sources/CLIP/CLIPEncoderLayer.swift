@@ -11,7 +11,7 @@ public final class CLIPEncoderLayer: Module {
     public init(width: Int, intermediate: Int, heads: Int, eps: Float, activation: String, generator: inout RandomGenerator) {
         selfAttention = MultiheadAttention(embedDim: width, heads: heads, generator: &generator)
         layerNorm1 = LayerNorm(width, eps: eps)
-        mlp = MLP(width, hidden: intermediate, width, activation: activation == "gelu" ? { $0.gelu() } : { $0.quickGelu() },
+        mlp = MLP(width, hidden: intermediate, width, activation: activation == "gelu" ? .gelu : .quickGelu,
                   generator: &generator)
         layerNorm2 = LayerNorm(width, eps: eps)
         super.init()

@@ -75,7 +75,7 @@ public final class ClassAggregation: Module {
 
     public init(width: Int, guidanceWidth: Int, heads: Int, padLength: Int, generator: inout RandomGenerator) {
         attention = GuidedLinearAttention(width: width, guidanceWidth: guidanceWidth, heads: heads, generator: &generator)
-        mlp = MLP(width, hidden: 4 * width, width, activation: { $0.relu() }, generator: &generator)
+        mlp = MLP(width, hidden: 4 * width, width, activation: .relu, generator: &generator)
         norm1 = LayerNorm(width)
         norm2 = LayerNorm(width)
         paddingTokens = Tensor(repeating: 0, shape: [width])

@@ -65,7 +65,7 @@ public final class GuidedSwinBlock: Module {
         norm1 = LayerNorm(channels)
         attention = GuidedWindowAttention(width: channels, guidanceWidth: guidanceWidth, heads: heads, generator: &generator)
         norm2 = LayerNorm(channels)
-        mlp = MLP(channels, hidden: 4 * channels, channels, activation: { $0.gelu() }, generator: &generator)
+        mlp = MLP(channels, hidden: 4 * channels, channels, activation: .gelu, generator: &generator)
         mask = self.shift > 0 ? Self.shiftMask(height: resolution.0, width: resolution.1, window: self.window, shift: self.shift) : nil
         windowOrder = TokenPermutation.windows(height: resolution.0, width: resolution.1, size: self.window, shift: self.shift)
         rasterOrder = windowOrder.inverse
@@ -149,17 +149,18 @@ public final class SpatialAggregation: Module {
     }
 
     /// An estimate of the bytes that one class map of one image keeps alive for backward when
-    /// its activations are kept: per token and block, 13·C floats of width-C tensors (layer-norm
-    /// x̂ and outputs, window tokens, q, k, v, attention and projection outputs, residual sums),
-    /// 2·4C of the MLP's hidden pre-activation and activation, and heads·window² attention
-    /// probabilities; plus a quarter for the allocator's size rounding and reuse of larger
-    /// buffers. Calibrated against the allocator's measured live bytes (`ChunkedTrainingTests`'
-    /// `keptActivationEstimateMatchesTheAllocator`, and `fgaseg-bench step` at the ViT-B/16 shapes:
-    /// 35.8 MB measured vs 37.6 MB estimated per class for the two layers).
+    /// its activations are kept: per token and block, 8·C floats of width-C tensors (both layer
+    /// norms' x̂, the window tokens, q|k|v, the attention output and the second layer norm's
+    /// output), the MLP's hidden pre-activation (its activation is recomputed in backward,
+    /// ``Tensor/linear(_:activation:weight:bias:)``) and heads·window² attention probabilities;
+    /// plus a quarter for the allocator's size rounding and reuse of larger buffers. Calibrated
+    /// against the allocator's measured live bytes at the ViT-B/16 shapes
+    /// (`ChunkedTrainingTests`' `keptActivationEstimateMatchesTheAllocator`: 11.2 MB measured vs
+    /// 12.2 MB estimated per class and layer).
     public var keptBytesPerClass: Int {
         [block1, block2].reduce(0) { total, block in
             let c = block.norm1.weight.count
-            let perToken = 13 * c + 2 * block.mlp.fc1.weight.shape[0] + block.attention.heads * block.window * block.window
+            let perToken = 8 * c + block.mlp.fc1.weight.shape[0] + block.attention.heads * block.window * block.window
             return total + block.height * block.width * perToken * MemoryLayout<Float>.stride * 5 / 4
         }
     }

@@ -21,10 +21,9 @@ public final class Linear: Module {
 public final class MLP: Module {
     public let fc1: Linear
     public let fc2: Linear
-    private let activation: (Tensor) -> Tensor
+    public let activation: Activation
 
-    public init(_ inFeatures: Int, hidden: Int, _ outFeatures: Int, activation: @escaping (Tensor) -> Tensor,
-                generator: inout RandomGenerator) {
+    public init(_ inFeatures: Int, hidden: Int, _ outFeatures: Int, activation: Activation, generator: inout RandomGenerator) {
         fc1 = Linear(inFeatures, hidden, generator: &generator)
         fc2 = Linear(hidden, outFeatures, generator: &generator)
         self.activation = activation
@@ -33,6 +32,9 @@ public final class MLP: Module {
         child("fc2", fc2)
     }
 
-    /// `x` [..., in] → [..., out].
-    public func callAsFunction(_ x: Tensor) -> Tensor { fc2(activation(fc1(x))) }
+    /// `x` [..., in] → [..., out]. The activation is folded into the second layer, so backward keeps
+    /// only the hidden pre-activation [..., hidden] (``Tensor/linear(_:activation:weight:bias:)``).
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        Tensor.linear(fc1(x), activation: activation, weight: fc2.weight, bias: fc2.bias)
+    }
 }

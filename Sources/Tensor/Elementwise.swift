@@ -18,15 +18,19 @@ extension Tensor {
 
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         let out = broadcastBinary(a, b, op: "add", Sum())
+        // Only the shapes are captured: the operands themselves are not needed in backward, and
+        // capturing them would keep both alive until then (a residual sum's branch and trunk).
+        let (aShape, bShape) = (a.requiresGrad ? a.shape : nil, b.requiresGrad ? b.shape : nil)
         return record("add", inputs: [a, b], output: out) { g in
-            [a.requiresGrad ? g.sum(toShape: a.shape) : nil, b.requiresGrad ? g.sum(toShape: b.shape) : nil]
+            [aShape.map { g.sum(toShape: $0) }, bShape.map { g.sum(toShape: $0) }]
         }
     }
 
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         let out = broadcastBinary(a, b, op: "subtract", Difference())
+        let (aShape, bShape) = (a.requiresGrad ? a.shape : nil, b.requiresGrad ? b.shape : nil)
         return record("subtract", inputs: [a, b], output: out) { g in
-            [a.requiresGrad ? g.sum(toShape: a.shape) : nil, b.requiresGrad ? (-g).sum(toShape: b.shape) : nil]
+            [aShape.map { g.sum(toShape: $0) }, bShape.map { (-g).sum(toShape: $0) }]
         }
     }
 

@@ -31,16 +31,18 @@ extension Tensor {
                           c: cBase + i * m * n, ldc: n)
             }
         }
+        // dA = g · op(B)ᵀ needs only B and dB = op(A)ᵀ · g only A, so each operand is kept for
+        // backward only when the other one needs a gradient.
+        let bForGradA = a.requiresGrad ? b.detached() : nil, aForGradB = b.requiresGrad ? a.detached() : nil
+        let sharedB = b.rank == 2
         return record("matmul", inputs: [a, b], output: out) { g in
-            let aValue = a.detached(), bValue = b.detached()
-            // dA = g · op(B)ᵀ (in A's stored orientation), dB = op(A)ᵀ · g (in B's).
-            let gradA: Tensor? = a.requiresGrad
-                ? (transposeA ? matmul(bValue, g, transposeA: transposeB, transposeB: true)
-                              : matmul(g, bValue, transposeB: !transposeB))
-                : nil
-            let gradB: Tensor? = b.requiresGrad
-                ? gradientOfRightOperand(aValue, g, transposeA: transposeA, transposeB: transposeB, shared: b.rank == 2)
-                : nil
+            // dA in A's stored orientation, dB in B's.
+            let gradA: Tensor? = bForGradA.map { bValue in
+                transposeA ? matmul(bValue, g, transposeA: transposeB, transposeB: true) : matmul(g, bValue, transposeB: !transposeB)
+            }
+            let gradB: Tensor? = aForGradB.map {
+                gradientOfRightOperand($0, g, transposeA: transposeA, transposeB: transposeB, shared: sharedB)
+            }
             return [gradA, gradB]
         }
     }
@@ -101,14 +103,17 @@ extension Tensor {
         }
         BLAS.gemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures, a: x.pointer, lda: inFeatures,
                   b: weight.pointer, ldb: inFeatures, beta: 1, c: y, ldc: outFeatures)
-        let input = x.detached(), kernel = weight.detached()
+        // The input is kept only for the weight's gradient and the weight only for the input's
+        // (a frozen layer keeps no activation alive until backward).
+        let input = weight.requiresGrad ? x.detached() : nil, kernel = x.requiresGrad ? weight.detached() : nil
+        let (inputShape, biasShape) = (x.shape, bias.requiresGrad ? bias.shape : nil)
         return record("linear", inputs: [x, weight, bias], output: out) { g in
             let gradients = g.reshaped([rows, outFeatures])
-            let dx: Tensor? = x.requiresGrad ? matmul(gradients, kernel).reshaped(x.shape) : nil
-            let dw: Tensor? = weight.requiresGrad ? matmul(gradients, input.reshaped([rows, inFeatures]), transposeA: true) : nil
-            let db: Tensor? = bias.requiresGrad
-                ? gradients.reshaped([bias.shape[0], rowsPerImage / positions, positions * outFeatures]).sum(axes: [1]).reshaped(bias.shape)
-                : nil
+            let dx: Tensor? = kernel.map { matmul(gradients, $0).reshaped(inputShape) }
+            let dw: Tensor? = input.map { matmul(gradients, $0.reshaped([rows, inFeatures]), transposeA: true) }
+            let db: Tensor? = biasShape.map {
+                gradients.reshaped([$0[0], rowsPerImage / positions, positions * outFeatures]).sum(axes: [1]).reshaped($0)
+            }
             return [dx, dw, db]
         }
     }

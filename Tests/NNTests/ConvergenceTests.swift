@@ -7,7 +7,7 @@ import Tensor
     /// An MLP fits a smooth 2-D function to near-zero mean squared error.
     @Test func mlpFitsASyntheticRegression() {
         var generator = RandomGenerator(seed: 7)
-        let model = MLP(2, hidden: 64, 1, activation: { $0.gelu() }, generator: &generator)
+        let model = MLP(2, hidden: 64, 1, activation: .gelu, generator: &generator)
         let inputs = Tensor.uniform([256, 2], low: -1, high: 1, using: &generator)
         let targets = Tensor((0..<256).map { i in
             let (a, b) = (inputs.pointer[2 * i], inputs.pointer[2 * i + 1])

@@ -32,7 +32,7 @@ enum LayersFixture {
             let layer = Linear(c.int("in"), c.int("out"), generator: &generator)
             return (layer, { layer($0["x"]!) })
         case "mlp":
-            let layer = MLP(c.int("in"), hidden: c.int("hidden"), c.int("out"), activation: { $0.gelu() }, generator: &generator)
+            let layer = MLP(c.int("in"), hidden: c.int("hidden"), c.int("out"), activation: .gelu, generator: &generator)
             return (layer, { layer($0["x"]!) })
         case "conv2d":
             let layer = Conv2d(c.int("in"), c.int("out"), kernel: c.int("kernel"), stride: c.int("stride"),

@@ -33,6 +33,38 @@ import Tensor
         #expect(allocator.liveBytes <= before + 4096)
     }
 
+    /// What the recorded graph keeps until backward: a residual sum keeps neither operand, a linear
+    /// layer with a frozen weight keeps no input, and an MLP keeps its hidden pre-activation but
+    /// not the activation (recomputed in backward).
+    @Test func operationsKeepOnlyWhatTheirBackwardNeeds() {
+        let allocator = CachingAllocator.shared
+        var generator = RandomGenerator(seed: 2)
+        let (rows, width, hidden) = (256, 64, 256)
+        let weight = Tensor.normal([hidden, width], using: &generator), frozen = Tensor.normal([width, width], using: &generator)
+        let down = Tensor.normal([width, hidden], using: &generator)
+        weight.requiresGrad = true
+        down.requiresGrad = true
+        let x = Tensor.normal([rows, width], using: &generator)
+        x.requiresGrad = true
+        let rowBytes = rows * 4
+        /// Bytes that `f(x)` leaves alive besides its output, in units of `rows` floats.
+        func keptColumns(_ f: (Tensor) -> Tensor) -> Int {
+            allocator.emptyCache()
+            let before = allocator.liveBytes
+            let out = f(x)
+            let kept = allocator.liveBytes - before - out.count * 4
+            return withExtendedLifetime(out) { kept / rowBytes }
+        }
+        // The sum's operands (2 × width) are released; only the output stays.
+        #expect(keptColumns { Tensor.matmul($0, frozen) + Tensor.matmul($0, frozen) } == 0)
+        // The frozen layer's input is not kept: the x·W product feeding it is freed.
+        #expect(keptColumns { Tensor.linear(Tensor.linear($0, weight: frozen, bias: nil), weight: frozen, bias: nil) } == 0)
+        // An MLP keeps the hidden pre-activation (hidden) and not its activation (another hidden).
+        let mlpKept = keptColumns { Tensor.linear(Tensor.linear($0, weight: weight, bias: nil), activation: .gelu, weight: down, bias: nil) }
+        let unfusedKept = keptColumns { Tensor.linear(Tensor.linear($0, weight: weight, bias: nil).gelu(), weight: down, bias: nil) }
+        #expect(mlpKept == hidden && unfusedKept == 2 * hidden, "kept \(mlpKept) columns fused, \(unfusedKept) unfused")
+    }
+
     @Test func graphWithoutBackwardIsFreedWithItsOutput() {
         let allocator = CachingAllocator.shared
         let before = allocator.liveBytes

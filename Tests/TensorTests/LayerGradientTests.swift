@@ -81,6 +81,31 @@ import Tensor
         #expect(zip(direct.scalars, composed.scalars).allSatisfy { abs($0 - $1) <= 1e-6 })
     }
 
+    /// The MLP's second layer with its activation folded in: a gradient check, and the values and
+    /// every gradient of the unfused `linear(activated(x))` (with and without bias, frozen weight).
+    @Test(arguments: [Activation.relu, .gelu, .quickGelu])
+    func activatedLinear(activation: Activation) {
+        let x = randomInput([2, 3, 8], seed: 41, margin: 0.05, scale: 2), w = randomInput([5, 8], seed: 42), b = randomInput([5], seed: 43)
+        checkGradients("linear(\(activation))", [x, w, b]) { Tensor.linear($0[0], activation: activation, weight: $0[1], bias: $0[2]) }
+        for (bias, frozenWeight) in [(b, false), (nil, false), (b, true)] {
+            let upstream = randomInput([2, 3, 5], seed: 44)
+            func gradients(_ f: (Tensor, Tensor, Tensor?) -> Tensor) -> (value: [Float], grads: [[Float]]) {
+                let (input, weight, bias) = (x.detached(), w.detached(), bias?.detached())
+                input.requiresGrad = true
+                weight.requiresGrad = !frozenWeight
+                bias?.requiresGrad = true
+                let out = f(input, weight, bias)
+                out.backward(gradient: upstream)
+                return (out.scalars, [input, weight, bias].compactMap { $0?.grad?.scalars })
+            }
+            let fused = gradients { Tensor.linear($0, activation: activation, weight: $1, bias: $2) }
+            let composed = gradients { Tensor.linear($0.activated(activation), weight: $1, bias: $2) }
+            #expect(fused.value == composed.value, "\(activation) bias \(bias != nil) frozen \(frozenWeight): values")
+            #expect(fused.grads.count == (bias == nil ? 1 : 2) + (frozenWeight ? 0 : 1) && fused.grads == composed.grads,
+                    "\(activation) bias \(bias != nil) frozen \(frozenWeight): gradients")
+        }
+    }
+
     @Test func poolingAndResampling() {
         let x = randomInput([2, 3, 6, 8], seed: 26)
         checkGradients("avg_pool2d", [x]) { $0[0].avgPool2d(kernel: 2) }
