@@ -36,19 +36,22 @@ extension Tensor {
 
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         let out = broadcastBinary(a, b, op: "multiply", Product())
+        // Each operand is kept only for the other one's gradient.
+        let (aShape, bShape) = (a.shape, b.shape)
+        let bForGradA = a.requiresGrad ? b.detached() : nil, aForGradB = b.requiresGrad ? a.detached() : nil
         return record("multiply", inputs: [a, b], output: out) { g in
-            [a.requiresGrad ? (g * b.detached()).sum(toShape: a.shape) : nil,
-             b.requiresGrad ? (g * a.detached()).sum(toShape: b.shape) : nil]
+            [bForGradA.map { (g * $0).sum(toShape: aShape) }, aForGradB.map { (g * $0).sum(toShape: bShape) }]
         }
     }
 
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         let out = broadcastBinary(a, b, op: "divide", Quotient())
-        let quotient = out.detached()
+        // Backward reads the denominator, and the quotient for the denominator's gradient only.
+        let (aShape, bShape) = (a.requiresGrad ? a.shape : nil, b.requiresGrad ? b.shape : nil)
+        let denominator = b.detached(), quotient = b.requiresGrad ? out.detached() : nil
         return record("divide", inputs: [a, b], output: out) { g in
-            let denominator = b.detached()
-            let ga = a.requiresGrad ? (g / denominator).sum(toShape: a.shape) : nil
-            let gb = b.requiresGrad ? (-(g * quotient) / denominator).sum(toShape: b.shape) : nil
+            let ga = aShape.map { (g / denominator).sum(toShape: $0) }
+            let gb = bShape.flatMap { shape in quotient.map { (-(g * $0) / denominator).sum(toShape: shape) } }
             return [ga, gb]
         }
     }
@@ -71,11 +74,14 @@ extension Tensor {
         Parallel.forEach(count) { range in
             for i in range { y[i] = f(x[i]) }
         }
-        // Saved values are detached so that no closure refers back to the tensor that owns it.
-        let input = detached(), output = out.detached()
+        // Only the values the derivative reads are kept, detached so that no closure refers back to
+        // the tensor that owns them; an unread side gets the other's (or the gradient's) pointer.
+        let reads = F.derivativeReads
+        let input = reads.input ? detached() : nil, output = reads.output ? out.detached() : nil
         return Tensor.record(op, inputs: [self], output: out) { g in
             let dx = Tensor(uninitializedShape: g.shape)
-            let xs = input.pointer, ys = output.pointer, gs = g.pointer, ds = dx.pointer
+            let gs = g.pointer, ds = dx.pointer
+            let xs = UnsafePointer(input?.pointer ?? output?.pointer ?? gs), ys = UnsafePointer(output?.pointer ?? input?.pointer ?? gs)
             Parallel.forEach(g.count) { range in
                 f.chainRule(x: xs + range.lowerBound, y: ys + range.lowerBound, gradient: gs + range.lowerBound,
                             into: ds + range.lowerBound, count: range.count)
@@ -109,17 +115,30 @@ struct Difference: BinaryElementFunction { func callAsFunction(_ x: Float, _ y: 
 struct Product: BinaryElementFunction { func callAsFunction(_ x: Float, _ y: Float) -> Float { x * y } }
 struct Quotient: BinaryElementFunction { func callAsFunction(_ x: Float, _ y: Float) -> Float { x / y } }
 
+/// Which of a function's input x and output y its derivative reads.
+struct DerivativeOperands {
+    var input: Bool, output: Bool
+    static let input = DerivativeOperands(input: true, output: false)
+    static let output = DerivativeOperands(input: false, output: true)
+    static let both = DerivativeOperands(input: true, output: true)
+    static let neither = DerivativeOperands(input: false, output: false)
+}
+
 /// A scalar function and its derivative, applied elementwise by `Tensor.map`.
 protocol ElementwiseFunction {
     func callAsFunction(_ x: Float) -> Float
-    /// dy/dx at input `x` with output `y`.
+    /// dy/dx at input `x` with output `y`; reads only the operands ``derivativeReads`` names.
     func derivative(_ x: Float, _ y: Float) -> Float
+    /// What `derivative` reads, so that `map` keeps only that from forward to backward.
+    static var derivativeReads: DerivativeOperands { get }
     /// `dx[i] = gradient[i] · derivative(x[i], y[i])` for `count` elements.
     func chainRule(x: UnsafePointer<Float>, y: UnsafePointer<Float>, gradient: UnsafePointer<Float>,
                    into dx: UnsafeMutablePointer<Float>, count: Int)
 }
 
 extension ElementwiseFunction {
+    static var derivativeReads: DerivativeOperands { .both }
+
     // A protocol requirement, so each conforming type gets its own specialised, vectorised loop
     // (the backward closure of the generic `map` would otherwise call `derivative` per element).
     func chainRule(x: UnsafePointer<Float>, y: UnsafePointer<Float>, gradient: UnsafePointer<Float>,
@@ -133,11 +152,13 @@ extension ElementwiseFunction {
 // a captured value and is called once per element: on two threads such a pass ran slower than on one.)
 
 struct LogFunction: ElementwiseFunction {
+    static let derivativeReads = DerivativeOperands.input
     func callAsFunction(_ x: Float) -> Float { Foundation.log(x) }
     func derivative(_ x: Float, _ y: Float) -> Float { 1 / x }
 }
 
 struct SquareRootFunction: ElementwiseFunction {
+    static let derivativeReads = DerivativeOperands.output
     func callAsFunction(_ x: Float) -> Float { x.squareRoot() }
     func derivative(_ x: Float, _ y: Float) -> Float { 0.5 / y }
 }
@@ -148,37 +169,43 @@ struct ReciprocalSquareRootFunction: ElementwiseFunction {
 }
 
 struct PowerFunction: ElementwiseFunction {
+    static let derivativeReads = DerivativeOperands.input
     let exponent: Float
     func callAsFunction(_ x: Float) -> Float { Foundation.pow(x, exponent) }
     func derivative(_ x: Float, _ y: Float) -> Float { exponent * Foundation.pow(x, exponent - 1) }
 }
 
 struct SquareFunction: ElementwiseFunction {
+    static let derivativeReads = DerivativeOperands.input
     func callAsFunction(_ x: Float) -> Float { x * x }
     func derivative(_ x: Float, _ y: Float) -> Float { 2 * x }
 }
 
 struct ClampFunction: ElementwiseFunction {
+    static let derivativeReads = DerivativeOperands.input
     let low: Float, high: Float
     func callAsFunction(_ x: Float) -> Float { Swift.min(Swift.max(x, low), high) }
     func derivative(_ x: Float, _ y: Float) -> Float { x >= low && x <= high ? 1 : 0 }
 }
 
 struct ShiftFunction: ElementwiseFunction {
+    static let derivativeReads = DerivativeOperands.neither
     let shift: Float
     func callAsFunction(_ x: Float) -> Float { x + shift }
     func derivative(_ x: Float, _ y: Float) -> Float { 1 }
 }
 
 struct ScaleFunction: ElementwiseFunction {
+    static let derivativeReads = DerivativeOperands.neither
     let scale: Float
     func callAsFunction(_ x: Float) -> Float { x * scale }
     func derivative(_ x: Float, _ y: Float) -> Float { scale }
 }
 
 struct ReLUFunction: ElementwiseFunction {
+    static let derivativeReads = DerivativeOperands.output
     func callAsFunction(_ x: Float) -> Float { Swift.max(x, 0) }
-    func derivative(_ x: Float, _ y: Float) -> Float { x > 0 ? 1 : 0 }
+    func derivative(_ x: Float, _ y: Float) -> Float { y > 0 ? 1 : 0 }
 }
 
 struct ELUPlusOneFunction: ElementwiseFunction {
@@ -187,21 +214,25 @@ struct ELUPlusOneFunction: ElementwiseFunction {
 }
 
 struct ExpFunction: ElementwiseFunction {
+    static let derivativeReads = DerivativeOperands.output
     func callAsFunction(_ x: Float) -> Float { FastMath.exp(x) }
     func derivative(_ x: Float, _ y: Float) -> Float { y }
 }
 
 struct SigmoidFunction: ElementwiseFunction {
+    static let derivativeReads = DerivativeOperands.output
     func callAsFunction(_ x: Float) -> Float { FastMath.sigmoid(x) }
     func derivative(_ x: Float, _ y: Float) -> Float { y * (1 - y) }
 }
 
 struct GELUFunction: ElementwiseFunction {
+    static let derivativeReads = DerivativeOperands.input
     func callAsFunction(_ x: Float) -> Float { 0.5 * x * (1 + FastMath.erf(x * 0.707_106_77)) }
     func derivative(_ x: Float, _ y: Float) -> Float { FastMath.geluDerivative(x) }
 }
 
 struct QuickGELUFunction: ElementwiseFunction {
+    static let derivativeReads = DerivativeOperands.input
     func callAsFunction(_ x: Float) -> Float { x * FastMath.sigmoid(1.702 * x) }
     func derivative(_ x: Float, _ y: Float) -> Float {
         let s = FastMath.sigmoid(1.702 * x)

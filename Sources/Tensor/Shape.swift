@@ -93,9 +93,11 @@ extension Tensor {
                                rows: outer, length: t.shape[a] * inner)
             offset += t.shape[a]
         }
+        // The inputs' flags, not the inputs: capturing them would keep every piece alive until backward.
+        let needsGradient = tensors.map(\.requiresGrad)
         return record("concat", inputs: tensors, output: out) { g in
             let pieces = g.split(sizes, along: a)
-            return zip(tensors, pieces).map { $0.requiresGrad ? $1 : nil }
+            return zip(needsGradient, pieces).map { $0 ? $1 : nil }
         }
     }
 

@@ -33,9 +33,9 @@ import Tensor
         #expect(allocator.liveBytes <= before + 4096)
     }
 
-    /// What the recorded graph keeps until backward: a residual sum keeps neither operand, a linear
-    /// layer with a frozen weight keeps no input, and an MLP keeps its hidden pre-activation but
-    /// not the activation (recomputed in backward).
+    /// What the recorded graph keeps until backward: a residual sum keeps neither operand, an
+    /// elementwise function only what its derivative reads, a linear layer with a frozen weight no
+    /// input, and an MLP its hidden pre-activation but not the activation (recomputed in backward).
     @Test func operationsKeepOnlyWhatTheirBackwardNeeds() {
         let allocator = CachingAllocator.shared
         var generator = RandomGenerator(seed: 2)
@@ -57,6 +57,18 @@ import Tensor
         }
         // The sum's operands (2 × width) are released; only the output stays.
         #expect(keptColumns { Tensor.matmul($0, frozen) + Tensor.matmul($0, frozen) } == 0)
+        // Elementwise functions keep only what their derivative reads: ReLU and exp their output
+        // (kept by the caller here), scaling nothing; a product or quotient by a constant keeps
+        // the constant only; a concatenation keeps none of its pieces.
+        let constant = Tensor.normal([width], using: &generator)
+        #expect(keptColumns { Tensor.matmul($0, frozen).relu() } == 0)
+        #expect(keptColumns { Tensor.matmul($0, frozen).exp() } == 0)
+        #expect(keptColumns { Tensor.matmul($0, frozen) * 2 } == 0)
+        #expect(keptColumns { Tensor.matmul($0, frozen) * constant } == 0)
+        #expect(keptColumns { Tensor.matmul($0, frozen) / constant } == 0)
+        #expect(keptColumns { Tensor.concat([Tensor.matmul($0, frozen), Tensor.matmul($0, frozen)], along: 1) } == 0)
+        // GELU reads its input, which therefore stays.
+        #expect(keptColumns { Tensor.matmul($0, frozen).gelu() } == width)
         // The frozen layer's input is not kept: the x·W product feeding it is freed.
         #expect(keptColumns { Tensor.linear(Tensor.linear($0, weight: frozen, bias: nil), weight: frozen, bias: nil) } == 0)
         // An MLP keeps the hidden pre-activation (hidden) and not its activation (another hidden).
