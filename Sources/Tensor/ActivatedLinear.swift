@@ -33,26 +33,21 @@ extension Tensor {
 
     private static func activatedLinear<F: ElementwiseFunction>(_ x: Tensor, _ f: F, weight: Tensor, bias: Tensor?) -> Tensor {
         let out = noGrad { linear(x.map("activation", f), weight: weight, bias: bias) }
-        let (inFeatures, outFeatures) = (weight.shape[1], weight.shape[0])
-        let rows = x.count / Swift.max(inFeatures, 1)
         let input = x.detached(), kernel = x.requiresGrad ? weight.detached() : nil
-        let (needsWeightGradient, needsBiasGradient, hasBias) = (weight.requiresGrad, bias?.requiresGrad ?? false, bias != nil)
+        let (needsWeightGradient, biasShape) = (weight.requiresGrad, bias.map(\.shape))
+        let needsBiasGradient = bias?.requiresGrad ?? false
         return record("activated_linear", inputs: [x, weight] + (bias.map { [$0] } ?? []), output: out) { g in
-            let gradients = g.reshaped([rows, outFeatures])
-            let activated = input.map("activation", f).reshaped([rows, inFeatures])
-            let dw = needsWeightGradient ? matmul(gradients, activated, transposeA: true) : nil
-            let db = needsBiasGradient ? gradients.sum(axes: [0]) : nil
-            // d(activation input) = (g · W) ⊙ f′(x), the product taken in place.
-            let dx: Tensor? = kernel.map { kernel in
-                let upstream = matmul(gradients, kernel)
-                let (xs, ys, ds) = (input.pointer, activated.pointer, upstream.pointer)
-                Parallel.forEach(upstream.count) { range in
-                    f.chainRule(x: xs + range.lowerBound, y: ys + range.lowerBound, gradient: ds + range.lowerBound,
-                                into: ds + range.lowerBound, count: range.count)
-                }
-                return upstream.reshaped(input.shape)
+            let activated = input.map("activation", f)
+            // The linear layer's gradients, with its bias [out] as one position-bias row.
+            var gradients = linearGradients(g, input: needsWeightGradient ? activated : nil, weight: kernel, inputShape: input.shape,
+                                            biasShape: needsBiasGradient ? [1, 1, g.shape.last ?? 1] : nil)
+            // d(activation input) = d(activation output) ⊙ f′(x), the product taken in place.
+            if let upstream = gradients[0] {
+                f.parallelChainRule(x: input.pointer, y: activated.pointer, gradient: upstream.pointer, into: upstream.pointer,
+                                    count: upstream.count)
             }
-            return [dx, dw] + (hasBias ? [db] : [])
+            gradients[2] = gradients[2].map { $0.reshaped(biasShape ?? []) }
+            return biasShape == nil ? Array(gradients.prefix(2)) : gradients
         }
     }
 }

@@ -80,12 +80,9 @@ extension Tensor {
         let input = reads.input ? detached() : nil, output = reads.output ? out.detached() : nil
         return Tensor.record(op, inputs: [self], output: out) { g in
             let dx = Tensor(uninitializedShape: g.shape)
-            let gs = g.pointer, ds = dx.pointer
-            let xs = UnsafePointer(input?.pointer ?? output?.pointer ?? gs), ys = UnsafePointer(output?.pointer ?? input?.pointer ?? gs)
-            Parallel.forEach(g.count) { range in
-                f.chainRule(x: xs + range.lowerBound, y: ys + range.lowerBound, gradient: gs + range.lowerBound,
-                            into: ds + range.lowerBound, count: range.count)
-            }
+            let gs = g.pointer
+            f.parallelChainRule(x: UnsafePointer(input?.pointer ?? output?.pointer ?? gs), y: UnsafePointer(output?.pointer ?? input?.pointer ?? gs),
+                                gradient: gs, into: dx.pointer, count: g.count)
             return [dx]
         }
     }
@@ -144,6 +141,15 @@ extension ElementwiseFunction {
     func chainRule(x: UnsafePointer<Float>, y: UnsafePointer<Float>, gradient: UnsafePointer<Float>,
                    into dx: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { dx[i] = gradient[i] * derivative(x[i], y[i]) }
+    }
+
+    /// ``chainRule(x:y:gradient:into:count:)`` over all cores; `dx` may be `gradient`.
+    func parallelChainRule(x: UnsafePointer<Float>, y: UnsafePointer<Float>, gradient: UnsafePointer<Float>,
+                           into dx: UnsafeMutablePointer<Float>, count: Int) {
+        Parallel.forEach(count) { range in
+            chainRule(x: x + range.lowerBound, y: y + range.lowerBound, gradient: gradient + range.lowerBound,
+                      into: dx + range.lowerBound, count: range.count)
+        }
     }
 }
 

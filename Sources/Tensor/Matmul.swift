@@ -108,13 +108,22 @@ extension Tensor {
         let input = weight.requiresGrad ? x.detached() : nil, kernel = x.requiresGrad ? weight.detached() : nil
         let (inputShape, biasShape) = (x.shape, bias.requiresGrad ? bias.shape : nil)
         return record("linear", inputs: [x, weight, bias], output: out) { g in
-            let gradients = g.reshaped([rows, outFeatures])
-            let dx: Tensor? = kernel.map { matmul(gradients, $0).reshaped(inputShape) }
-            let dw: Tensor? = input.map { matmul(gradients, $0.reshaped([rows, inFeatures]), transposeA: true) }
-            let db: Tensor? = biasShape.map {
-                gradients.reshaped([$0[0], rowsPerImage / positions, positions * outFeatures]).sum(axes: [1]).reshaped($0)
-            }
-            return [dx, dw, db]
+            linearGradients(g, input: input, weight: kernel, inputShape: inputShape, biasShape: biasShape)
         }
+    }
+
+    /// The gradients [input, weight, bias] of ``linear(_:weight:positionBias:)`` from its output's
+    /// gradient `g` [..., out]: the input's [`inputShape`] when `weight` [out, in] is given, the
+    /// weight's when `input` is given, the bias's when `biasShape` ([images, P, out]) is given.
+    static func linearGradients(_ g: Tensor, input: Tensor?, weight: Tensor?, inputShape: [Int], biasShape: [Int]?) -> [Tensor?] {
+        let (inFeatures, outFeatures) = (inputShape.last ?? 1, g.shape.last ?? 1)
+        let rows = g.count / Swift.max(outFeatures, 1)
+        let gradients = g.reshaped([rows, outFeatures])
+        let dx: Tensor? = weight.map { matmul(gradients, $0).reshaped(inputShape) }
+        let dw: Tensor? = input.map { matmul(gradients, $0.reshaped([rows, inFeatures]), transposeA: true) }
+        let db: Tensor? = biasShape.map {
+            gradients.reshaped([$0[0], rows / ($0[0] * $0[1]), $0[1] * outFeatures]).sum(axes: [1]).reshaped($0)
+        }
+        return [dx, dw, db]
     }
 }
