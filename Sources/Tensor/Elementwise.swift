@@ -140,7 +140,13 @@ extension ElementwiseFunction {
     // (the backward closure of the generic `map` would otherwise call `derivative` per element).
     func chainRule(x: UnsafePointer<Float>, y: UnsafePointer<Float>, gradient: UnsafePointer<Float>,
                    into dx: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { dx[i] = gradient[i] * derivative(x[i], y[i]) }
+        // In place, the loop must say so: with two pointers the vectoriser's overlap check sees
+        // `dx` = `gradient` and takes its scalar fallback (GELU's chain rule ran 4 lanes → 1).
+        if UnsafePointer(dx) == gradient {
+            for i in 0..<count { dx[i] *= derivative(x[i], y[i]) }
+        } else {
+            for i in 0..<count { dx[i] = gradient[i] * derivative(x[i], y[i]) }
+        }
     }
 
     /// ``chainRule(x:y:gradient:into:count:)`` over all cores; `dx` may be `gradient`.

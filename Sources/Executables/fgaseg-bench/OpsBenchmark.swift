@@ -71,7 +71,33 @@ enum OpsBenchmark {
             rows.append(BenchmarkRow(suite: "ops", name: "\(name)_2308x3072", ours: seconds, baselineName: "2× memcpy",
                                      baseline: copy4, bytes: 2 * bytes))
         }
+        rows += activatedLinearRows(using: &generator)
         return rows
+    }
+
+    /// An MLP's second layer with the activation folded in (kept: the pre-activation; backward
+    /// recomputes the activation and takes the chain rule in place) against the two operations it
+    /// replaces, forward + backward, at the spatial aggregation's widths on a 16-class chunk:
+    /// [9216, 512] → 128. Below 1 the folding costs time (it should cost only the recomputation).
+    private static func activatedLinearRows(using generator: inout RandomGenerator) -> [BenchmarkRow] {
+        let hidden = Tensor.normal([16 * 576, 512], using: &generator)
+        let weight = Tensor.normal([128, 512], std: 0.04, using: &generator), bias = Tensor.normal([128], using: &generator)
+        let upstream = Tensor.normal([16 * 576, 128], using: &generator)
+        hidden.requiresGrad = true
+        weight.requiresGrad = true
+        func run(_ forward: () -> Tensor) -> Double {
+            medianSeconds {
+                hidden.grad = nil
+                weight.grad = nil
+                forward().backward(gradient: upstream)
+            }
+        }
+        return [Activation.gelu, .quickGelu].map { activation in
+            let folded = run { Tensor.linear(hidden, activation: activation, weight: weight, bias: bias) }
+            let composed = run { Tensor.linear(hidden.activated(activation), weight: weight, bias: bias) }
+            return BenchmarkRow(suite: "ops", name: "activated_linear_\(activation)_fwd_bwd_9216x512x128", ours: folded,
+                                baselineName: "activation, then linear", baseline: composed, flops: 6.0 * 9216 * 512 * 128)
+        }
     }
 
     /// The spatial aggregation's layout changes on the 171 class maps of one image: the cost
