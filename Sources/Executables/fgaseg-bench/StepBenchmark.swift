@@ -14,12 +14,15 @@ import Tensor
 enum StepBenchmark {
     /// `classChunk` > 0 runs the per-class decoder in chunks of that many classes.
     ///
-    /// With `scaling` and more than one thread, one more profiled step runs on a single thread
-    /// first, and every section's single-thread time and speed-up are printed beside it.
+    /// With `scalingPairs` > 0 and more than one thread, that many pairs of profiled steps run
+    /// alternately on one thread and on all of them (this VM's speed drifts between minutes, so
+    /// only steps side by side are compared): every pair's speed-up is printed with their median,
+    /// and the table shows the last pair's times with every section's median speed-up. The warm
+    /// step reported is then the median of the multi-thread steps.
     ///
     /// With `classChunk` > 0 and `memoryBudgetGB` > 0, a probe step first picks how many classes keep
     /// their spatial-aggregation activations (as `fgaseg-train` does for `model.memory_budget_gb`).
-    static func run(folder: String, classChunk: Int, memoryBudgetGB: Double, scaling: Bool) throws -> [BenchmarkRow] {
+    static func run(folder: String, classChunk: Int, memoryBudgetGB: Double, scalingPairs: Int) throws -> [BenchmarkRow] {
         let clip = try CLIPModel.load(folder: folder)
         let tokenizer = CLIPTokenizer(vocabulary: try TokenizerVocabulary.huggingFace(folder: folder))
         let model = FGAsegModel(clip: clip, configuration: FGAsegModel.Configuration())
@@ -85,12 +88,28 @@ enum StepBenchmark {
             }
         }
         let threads = Parallel.threadCount
-        // The single-thread step runs first, so the step of interest comes last (its peak memory
-        // and cache numbers are the ones printed).
-        let single = scaling && threads > 1 ? try profiledStep(threads: 1) : nil
-        let (warmSeconds, warmLoss, sections) = try profiledStep(threads: threads)
-        let warm = (seconds: warmSeconds, loss: warmLoss)
-        let singleSeconds = Dictionary(uniqueKeysWithValues: (single?.sections ?? []).map { ($0.name, $0.forwardSeconds + $0.backwardSeconds) })
+        // In each pair the single-thread step runs first, so the step of interest comes last (its
+        // peak memory and cache numbers are the ones printed).
+        var pairs: [(single: Double, multi: Double)] = []
+        var sectionSpeedUps: [String: [Double]] = [:]
+        var singleSeconds: [String: Double] = [:]
+        let pairCount = threads > 1 ? scalingPairs : 0
+        var last = pairCount == 0 ? try profiledStep(threads: threads) : nil
+        for _ in 0..<pairCount {
+            let single = try profiledStep(threads: 1), multi = try profiledStep(threads: threads)
+            pairs.append((single.seconds, multi.seconds))
+            singleSeconds = Dictionary(uniqueKeysWithValues: single.sections.map { ($0.name, $0.forwardSeconds + $0.backwardSeconds) })
+            for entry in multi.sections {
+                let seconds = entry.forwardSeconds + entry.backwardSeconds
+                if let one = singleSeconds[entry.name], seconds > 0 { sectionSpeedUps[entry.name, default: []].append(one / seconds) }
+            }
+            last = multi
+        }
+        guard let last else { preconditionFailure("step: no profiled step ran") }
+        let sections = last.sections
+        // The pair with the median speed-up (the lower middle one for an even count), and the median multi-thread step.
+        let medianPair = pairs.sorted { $0.single / $0.multi < $1.single / $1.multi }.dropFirst((pairs.count - 1) / 2).first
+        let warm = (seconds: pairs.isEmpty ? last.seconds : median(pairs.map(\.multi)), loss: last.loss)
 
         // The machine's GEMM rate, measured now, for scale.
         let a = Tensor.normal([1024, 1024], using: &generator), c = Tensor(repeating: 0, shape: [1024, 1024])
@@ -98,22 +117,23 @@ enum StepBenchmark {
         let gemmRate = 2 * pow(1024.0, 3) / gemm
         let totalFlops = sections.reduce(0) { $0 + $1.flops }
         func padded(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
-        let scalingHeader = single == nil ? "" : String(format: "  1-thread s  %d-thread speed-up", threads)
+        let scalingHeader = pairs.isEmpty ? "" : String(format: "  1-thread s  %d-thread speed-up", threads)
         print("  " + padded("section (forward includes nested sections)", 46) + "     fwd s     bwd s    GFLOP   GFLOP/s   peak MB" + scalingHeader)
         for entry in sections {
             let label = indentedSectionName(entry)
             let seconds = entry.forwardSeconds + entry.backwardSeconds
             let rate = entry.flops > 0 && seconds > 0 ? String(format: "%9.1f", entry.flops / seconds / 1e9) : String(repeating: " ", count: 9)
-            let scalingColumns = singleSeconds[entry.name].map { String(format: " %11.2f %18.2f", $0, seconds > 0 ? $0 / seconds : 0) } ?? ""
+            let scalingColumns = singleSeconds[entry.name].map { String(format: " %11.2f %18.2f", $0, median(sectionSpeedUps[entry.name] ?? [0])) } ?? ""
             print("  " + padded(label, 46) + String(format: " %9.2f %9.2f %8.1f %@ %9d", entry.forwardSeconds, entry.backwardSeconds,
                          entry.flops / 1e9, rate as NSString, entry.peakLiveBytes / 1_000_000) + scalingColumns)
         }
-        print(String(format: "  cold step %.2f s, warm step %.2f s: %.0f GFLOP of GEMMs, %.1f GFLOP/s = %.0f%% of sgemm's %.1f GFLOP/s",
-                     cold.seconds, warm.seconds, totalFlops / 1e9, totalFlops / warm.seconds / 1e9,
-                     100 * totalFlops / warm.seconds / gemmRate, gemmRate / 1e9))
-        if let single {
-            print(String(format: "  whole step: %.2f s on 1 thread, %.2f s on %d threads: speed-up %.2f×", single.seconds, warm.seconds,
-                         threads, single.seconds / warm.seconds))
+        print(String(format: "  cold step %.2f s, warm step %.2f s%@: %.0f GFLOP of GEMMs, %.1f GFLOP/s = %.0f%% of sgemm's %.1f GFLOP/s",
+                     cold.seconds, warm.seconds, (pairs.count > 1 ? " (median of \(pairs.count))" : "") as NSString, totalFlops / 1e9,
+                     totalFlops / warm.seconds / 1e9, 100 * totalFlops / warm.seconds / gemmRate, gemmRate / 1e9))
+        if !pairs.isEmpty {
+            let listed = pairs.map { String(format: "%.2f/%.2f = %.2f", $0.single, $0.multi, $0.single / $0.multi) }.joined(separator: ", ")
+            print(String(format: "  whole step, 1 thread / %d threads, alternating pairs: %@ → median speed-up %.2f×", threads,
+                         listed as NSString, median(pairs.map { $0.single / $0.multi })))
         }
         let allocator = CachingAllocator.shared
         print(String(format: "  loss %.4f (segmentation %.4f, T2P %.4f); peak RSS %d MB; peak live tensors %d MB; tensor cache holds %d MB",
@@ -122,9 +142,9 @@ enum StepBenchmark {
         var rows = [BenchmarkRow(suite: "step", name: "fgaseg_vitb16_384_T171_train_step_chunk\(classChunk)_kept\(kept)", ours: warm.seconds,
                                  baselineName: "14 s target", baseline: 14, flops: totalFlops),
                     BenchmarkRow(suite: "step", name: "sgemm_1024", ours: gemm, baselineName: "-", baseline: gemm, flops: 2 * pow(1024.0, 3))]
-        if let single {
-            rows.append(BenchmarkRow(suite: "step", name: "train_step_\(threads)_threads_vs_1", ours: warm.seconds,
-                                     baselineName: "same step, 1 thread", baseline: single.seconds))
+        if let medianPair {
+            rows.append(BenchmarkRow(suite: "step", name: "train_step_\(threads)_threads_vs_1", ours: medianPair.multi,
+                                     baselineName: "same step, 1 thread", baseline: medianPair.single))
         }
         return rows
     }

@@ -42,8 +42,11 @@ struct Bench: Tool {
     @Option(help: "step: live tensor memory (GB) the step may use; the spatial aggregation keeps as many classes' activations as fit (0: recompute every class). As model.memory_budget_gb in fgaseg-train.")
     var memoryBudgetGb = 7.0
 
-    @Flag(inversion: .prefixedNo, help: "step: also profile one step on a single thread and print every section's speed-up from 1 thread to --threads.")
+    @Flag(inversion: .prefixedNo, help: "step: also profile steps on a single thread, alternating with steps on --threads, and print the whole step's and every section's speed-up (medians over the pairs).")
     var scaling = true
+
+    @Option(help: "step: pairs of single-thread and --threads steps for the speed-up (with --scaling).")
+    var scalingPairs = 3
 
     @Flag(inversion: .prefixedNo, help: "segment: also time the sliding-window protocol with 150 classes (the longest row).")
     var slidingWindow = true
@@ -94,7 +97,9 @@ struct Bench: Tool {
             rows = try CLIPBenchmark.run(folder: model, visionOnly: visionOnly)
         case "step":
             guard let model else { throw ValidationError("the step suite needs --model DIR (ci/bench/make_random_clip.py writes one)") }
-            rows = try StepBenchmark.run(folder: model, classChunk: classChunk, memoryBudgetGB: memoryBudgetGb, scaling: scaling)
+            guard scalingPairs > 0 else { throw ValidationError("step: --scaling-pairs must be positive (use --no-scaling for none)") }
+            rows = try StepBenchmark.run(folder: model, classChunk: classChunk, memoryBudgetGB: memoryBudgetGb,
+                                         scalingPairs: scaling ? scalingPairs : 0)
         case "spatial": rows = SpatialBenchmark.run()
         case "loader": rows = try LoaderBenchmark.run(stepSeconds: stepSeconds)
         case "segment":
