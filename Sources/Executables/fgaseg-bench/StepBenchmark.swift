@@ -107,8 +107,10 @@ enum StepBenchmark {
         }
         guard let last else { preconditionFailure("step: no profiled step ran") }
         let sections = last.sections
-        // The pair with the median speed-up (the lower middle one for an even count), and the median multi-thread step.
-        let medianPair = pairs.sorted { $0.single / $0.multi < $1.single / $1.multi }.dropFirst((pairs.count - 1) / 2).first
+        // The pair with the median speed-up (the lower middle one for an even count), printed and
+        // returned as the speed-up, and the median multi-thread step.
+        func speedUp(_ pair: (single: Double, multi: Double)) -> Double { pair.single / pair.multi }
+        let medianPair = pairs.sorted { speedUp($0) < speedUp($1) }.dropFirst((pairs.count - 1) / 2).first
         let warm = (seconds: pairs.isEmpty ? last.seconds : median(pairs.map(\.multi)), loss: last.loss)
 
         // The machine's GEMM rate, measured now, for scale.
@@ -130,10 +132,10 @@ enum StepBenchmark {
         print(String(format: "  cold step %.2f s, warm step %.2f s%@: %.0f GFLOP of GEMMs, %.1f GFLOP/s = %.0f%% of sgemm's %.1f GFLOP/s",
                      cold.seconds, warm.seconds, (pairs.count > 1 ? " (median of \(pairs.count))" : "") as NSString, totalFlops / 1e9,
                      totalFlops / warm.seconds / 1e9, 100 * totalFlops / warm.seconds / gemmRate, gemmRate / 1e9))
-        if !pairs.isEmpty {
-            let listed = pairs.map { String(format: "%.2f/%.2f = %.2f", $0.single, $0.multi, $0.single / $0.multi) }.joined(separator: ", ")
+        if let medianPair {
+            let listed = pairs.map { String(format: "%.2f/%.2f = %.2f", $0.single, $0.multi, speedUp($0)) }.joined(separator: ", ")
             print(String(format: "  whole step, 1 thread / %d threads, alternating pairs: %@ → median speed-up %.2f×", threads,
-                         listed as NSString, median(pairs.map { $0.single / $0.multi })))
+                         listed as NSString, speedUp(medianPair)))
         }
         let allocator = CachingAllocator.shared
         print(String(format: "  loss %.4f (segmentation %.4f, T2P %.4f); peak RSS %d MB; peak live tensors %d MB; tensor cache holds %d MB",
