@@ -1,4 +1,5 @@
 import CBLAS
+import COpenBLASKernel
 
 /// Matrix products on OpenBLAS, the one place the engine calls `cblas_sgemm`.
 ///
@@ -85,10 +86,21 @@ public enum BLAS {
     /// splits over threads (below it, handing out the blocks costs more than they save).
     static let splitFlops = 4_000_000
 
-    /// OpenBLAS's build configuration and the kernel it selected (e.g. "... Cooperlake").
+    /// OpenBLAS's build configuration and the kernel in use (e.g. "... (core: Cooperlake)"), with
+    /// the kernel OpenBLAS had chosen when it was replaced (``replacedKernel``).
     public static var configuration: String {
-        String(cString: openblas_get_config()) + " (core: " + String(cString: openblas_get_corename()) + ")"
+        let replaced = replacedKernel.map { ", replacing OpenBLAS's own choice \($0) for this CPU" } ?? ""
+        return String(cString: openblas_get_config()) + " (core: " + kernel + replaced + ")"
     }
+
+    /// The OpenBLAS kernel family in use (e.g. "SkylakeX").
+    public static var kernel: String { String(cString: openblas_get_corename()) }
+
+    /// The kernel OpenBLAS chose at load time when it was replaced before `main`: OpenBLAS falls
+    /// back to its SSE3 kernel ("Prescott", about 6× slower) on CPUs newer than its release, and
+    /// then, unless OPENBLAS_CORETYPE is set, OpenBLAS selects again for the CPU's widest vector
+    /// extension (`Sources/COpenBLASKernel`). nil when OpenBLAS's own choice is in use.
+    public static var replacedKernel: String? { fgaseg_openblas_replaced_core().map { String(cString: $0) } }
 
     /// Sets OpenBLAS to one thread, once, before the first product.
     private static let singleThreaded: Void = openblas_set_num_threads(1)
