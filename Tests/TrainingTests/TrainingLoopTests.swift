@@ -149,13 +149,12 @@ func exactJSONNumber(_ key: String, in text: String) -> Double? {
         #expect(used["sliding_window"] as? Bool == configuration.test.slidingWindow
                 && used["class_pooling"] as? Int == (configuration.test.slidingWindow ? 1 : configuration.model.architecture.decoder.pooling)
                 && used["classes"] as? Int == DemoScenes.classNames.count && used["input_size"] as? Int == configuration.data.cropSize, "\(used)")
-        let lines = try String(contentsOfFile: folder + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
-        let rows = try lines.compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let logged = try String(contentsOfFile: folder + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { line in
+            (text: String(line), row: try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+        let rows = logged.compactMap(\.row)
         #expect(rows.allSatisfy { ($0["time"] as? Double).map { abs($0 - Date().timeIntervalSince1970) < 3600 } == true })
-        #expect(lines.contains { line in
-            let row = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
-            return row?["iteration"] as? Int == 150 && exactJSONNumber("eval/mIoU", in: String(line)) == metrics.mIoU
-        })
+        #expect(logged.contains { $0.row?["iteration"] as? Int == 150 && exactJSONNumber("eval/mIoU", in: $0.text) == metrics.mIoU })
         // Every logged window splits its time into phases that fit in it, and reports its peak memory.
         let windows = rows.filter { $0["loss"] != nil }
         #expect(!windows.isEmpty && windows.allSatisfy { row in
