@@ -3,8 +3,8 @@
 // FGASeg.swift — open-vocabulary semantic segmentation (FGAseg) trained data-parallel on MPI.
 //
 // Layers (../shared/DESIGN.md §2); a module imports only the layers above it:
-//   C shims / system libraries   COpenMPI → CMPIShim, CBLAS, COpenBLASKernel, CHDF5, CJPEG, CPNG, CFreeType
-//   Tensor                       storage, kernels, reverse-mode autodiff            (CBLAS COpenBLASKernel)
+//   C shims / system libraries   COpenMPI → CMPIShim, CBLAS, COpenBLASKernel, CAVX512Kernels, CHDF5, CJPEG, CPNG, CFreeType
+//   Tensor                       storage, kernels, reverse-mode autodiff   (CBLAS COpenBLASKernel CAVX512Kernels)
 //   NN                           modules, layers, AdamW, flat parameter buffers
 //   IO                           HDF5 files, JPEG/PNG codecs, safetensors, gzip     (CHDF5 CJPEG CPNG CZLib)
 //   CLIP                         tokenizer, text and vision transformers, HF weights
@@ -60,6 +60,8 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // Re-runs OpenBLAS's kernel selection where OpenBLAS fell back to SSE3 on a newer CPU.
         .target(name: "COpenBLASKernel", linkerSettings: [.linkedLibrary("dl")]),
+        // Kernels for 16-lane AVX-512, compiled per function for it and chosen at run time.
+        .target(name: "CAVX512Kernels"),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CZLib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2", providers: [.apt(["libfreetype-dev"])]),
@@ -68,7 +70,7 @@ let package = Package(
         .target(name: "CTIFF", linkerSettings: [.linkedLibrary("tiff")]),
 
         // MARK: Swift layers
-        .target(name: "Tensor", dependencies: ["CBLAS", "COpenBLASKernel"]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "COpenBLASKernel", "CAVX512Kernels"]),
         .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "IO", dependencies: ["Tensor", "CHDF5", "CJPEG", "CPNG", "CTIFF", "CZLib"]),
         .target(name: "CLIP", dependencies: ["Tensor", "NN", "IO"]),
@@ -135,7 +137,7 @@ let package = Package(
 )
 
 // The code-generation flag on every Swift target (the C shims keep the compiler's defaults).
-let cTargets: Set = ["CMPIShim", "COpenBLASKernel", "CJPEG", "CPNG", "CTIFF"]
+let cTargets: Set = ["CMPIShim", "COpenBLASKernel", "CAVX512Kernels", "CJPEG", "CPNG", "CTIFF"]
 // `--version` names it through a compilation condition (BuildDescription.swift).
 if let targetCPU {
     let condition = ["haswell": "HASWELL", "native": "NATIVE", "x86-64": "X86_64"][targetCPU] ?? "OTHER"

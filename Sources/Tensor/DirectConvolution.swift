@@ -8,15 +8,41 @@
 // gradient is the same kernel run on the zero-bordered output gradient with the weights flipped
 // and transposed; the weight gradient is nine GEMMs, one per tap, on shifted views of the
 // bordered maps, again without unfolding.
+//
+// Two implementations compute the same chain of fused multiply-adds per output element, so they
+// give the same bits: a Swift one on 8-lane vectors (AVX2 on x86-64), and a C one on 16-lane
+// vectors (CAVX512Kernels) where the CPU has AVX-512, with twice the tile in twice the registers.
+// The AVX-512 path also computes the weight gradient directly (per tap, 16 pixels per lane sum),
+// which is faster than nine GEMMs with a long, thin shape; its sums run in a different order.
+import CAVX512Kernels
+
+/// An implementation of the direct 3×3 convolution kernel. Both sum each output element and each
+/// input-gradient element in the same order with fused multiply-adds, so they give identical
+/// outputs and input gradients; their weight gradients differ in the order of the sums.
+public enum Direct3x3Kernel: Sendable {
+    /// Swift on 8-lane vectors: tiles of 4 output channels × 24 pixels of one row.
+    case portable
+    /// C with AVX-512F on 16-lane vectors: tiles of 8 output channels × 48 pixels. Runs only
+    /// where ``avx512IsAvailable``.
+    case avx512
+
+    /// Whether this CPU and its OS support AVX-512F.
+    public static let avx512IsAvailable = fgaseg_avx512_available() != 0
+    /// The kernel ``Tensor/conv2d(_:weight:bias:stride:padding:dilation:groups:)`` runs: AVX-512
+    /// where available, else portable.
+    public static let fastest: Direct3x3Kernel = avx512IsAvailable ? .avx512 : .portable
+
+    /// Output channels one register tile covers (the taps are laid out in tiles of this many).
+    var tileChannels: Int { self == .portable ? 4 : Int(FGASEG_DIRECT_AVX512_TILE_CHANNELS) }
+}
 
 extension Kernels {
-    /// Output channels one register tile covers.
-    static let directTileChannels = 4
-    /// Output pixels (of one row) one register tile covers: three 8-lane vectors.
+    /// Output pixels (of one row) one register tile of the portable kernel covers: three 8-lane vectors.
     static let directTileWidth = 24
-    /// Floats past the end of a bordered map that ``direct3x3(_:channels:height:width:taps:outChannels:into:)``
-    /// and the weight-gradient views may read (zero, or ignored): the last tile's overhang.
-    static let directSlack = 32
+    /// Floats past the end of a bordered map that either kernel of
+    /// ``direct3x3(_:channels:height:width:taps:outChannels:into:kernel:)`` and the weight-gradient
+    /// views may read (zero, or ignored): the widest last tile's overhang.
+    static let directSlack = Swift.max(32, Int(FGASEG_DIRECT_AVX512_SLACK))
 
     /// Copies `image` [channels, height, width] into the interior of `bordered`
     /// [channels, height + 2, width + 2], whose one-pixel border the caller keeps at zero.
@@ -35,22 +61,31 @@ extension Kernels {
 
     /// `output` [outChannels, height, width] = the 3×3 cross-correlation of `bordered`
     /// [channels, height + 2, width + 2] (a map with a zero border, readable ``directSlack``
-    /// floats past its end) with `taps` [⌈outChannels / 4⌉, channels, 3, 3, 4] (each tile's
-    /// weights contiguous; zero past the last output channel). Each output element is summed over
-    /// channels, then kernel rows, then kernel columns, by one thread, whatever the thread count.
+    /// floats past its end) with `taps` [⌈outChannels / t⌉, channels, 3, 3, t], t = the kernel's
+    /// ``Direct3x3Kernel/tileChannels`` (each tile's weights contiguous; zero past the last output
+    /// channel). Each output element is summed over channels, then kernel rows, then kernel
+    /// columns, by one thread, whatever the thread count or kernel.
     static func direct3x3(_ bordered: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
-                          taps: UnsafePointer<Float>, outChannels: Int, into output: UnsafeMutablePointer<Float>) {
-        let rowLength = width + 2, plane = (height + 2) * rowLength
-        let blockStride = channels * 9 * directTileChannels
+                          taps: UnsafePointer<Float>, outChannels: Int, into output: UnsafeMutablePointer<Float>,
+                          kernel: Direct3x3Kernel) {
+        if kernel == .avx512 {
+            precondition(Direct3x3Kernel.avx512IsAvailable, "direct3x3: the AVX-512 kernel on a CPU without AVX-512F")
+            Parallel.forEach(height, grain: 1) { rows in
+                fgaseg_direct3x3_avx512(bordered, channels, height, width, taps, outChannels, output, rows.lowerBound, rows.upperBound)
+            }
+            return
+        }
+        let tileChannels = kernel.tileChannels, rowLength = width + 2, plane = (height + 2) * rowLength
+        let blockStride = channels * 9 * tileChannels
         Parallel.forEach(height, grain: 1) { rows in
             for row in rows {
-                for block in Swift.stride(from: 0, to: outChannels, by: directTileChannels) {
+                for block in Swift.stride(from: 0, to: outChannels, by: tileChannels) {
                     for column in Swift.stride(from: 0, to: width, by: directTileWidth) {
                         var (a0, a1, a2) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
                         var (b0, b1, b2) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
                         var (c0, c1, c2) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
                         var (d0, d1, d2) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-                        var weights = taps + block / directTileChannels * blockStride
+                        var weights = taps + block / tileChannels * blockStride
                         var source = bordered + row * rowLength + column
                         for _ in 0..<channels {
                             for kernelRow in 0..<3 {
@@ -66,7 +101,7 @@ extension Kernels {
                                     b0 = b0.addingProduct(x0, wb); b1 = b1.addingProduct(x1, wb); b2 = b2.addingProduct(x2, wb)
                                     c0 = c0.addingProduct(x0, wc); c1 = c1.addingProduct(x1, wc); c2 = c2.addingProduct(x2, wc)
                                     d0 = d0.addingProduct(x0, wd); d1 = d1.addingProduct(x1, wd); d2 = d2.addingProduct(x2, wd)
-                                    weights += directTileChannels
+                                    weights += tileChannels
                                 }
                             }
                             source += plane
@@ -117,15 +152,16 @@ extension Tensor {
 
     /// A 3×3 convolution with stride 1 and padding 1 by the direct kernel: `x` [N, C, H, W],
     /// `weight` [O, C, 3, 3], `bias` [O] → [N, O, H, W]. Equal to the im2col path up to the
-    /// order of its sums.
-    public static func conv2dDirect3x3(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
+    /// order of its sums; the same output and input gradient with either `kernel`.
+    public static func conv2dDirect3x3(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
+                                       kernel: Direct3x3Kernel = .fastest) -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let o = weight.shape[0]
         precondition(x.rank == 4 && weight.shape == [o, c, 3, 3], "conv2d: weight \(weight.shape) is not a 3×3 kernel for input \(x.shape)")
         precondition(bias == nil || bias!.shape == [o], "conv2d: bias \(bias!.shape) for \(o) output channels")
         let plane = (h + 2) * (w + 2), flops = 2 * o * c * 9 * h * w
         let out = Tensor(uninitializedShape: [n, o, h, w])
-        let taps = directTaps(weight, flipped: false)
+        let taps = directTaps(weight, flipped: false, tileChannels: kernel.tileChannels)
         if Profiler.isEnabled { Profiler.addFLOPs(Double(n * flops)) }
         // Images one per core when there are enough of them (each kernel then runs on its core's
         // cache), else one at a time with each kernel's rows spread over the cores.
@@ -134,17 +170,17 @@ extension Tensor {
             for image in images {
                 Kernels.copyInsideBorder(x.pointer + image * c * h * w, channels: c, height: h, width: w, into: bordered.pointer)
                 Kernels.direct3x3(bordered.pointer, channels: c, height: h, width: w, taps: taps.pointer, outChannels: o,
-                                  into: out.pointer + image * o * h * w)
+                                  into: out.pointer + image * o * h * w, kernel: kernel)
             }
         }
         if let bias { Kernels.addChannelBias(out.pointer, bias.pointer, batch: n, channels: o, plane: h * w) }
-        let input = x.detached(), kernel = weight.detached()
+        let input = x.detached(), weights = weight.detached()
         return record("conv2d", inputs: [x, weight] + (bias.map { [$0] } ?? []), output: out) { gradient in
             let dx = x.requiresGrad ? Tensor(uninitializedShape: x.shape) : nil
             // Each image's weight gradient per tap, [N, 9, O, C], summed over the images in order
             // below, so the sum does not depend on how the images were spread over the cores.
             let tapGradients = weight.requiresGrad ? Tensor(uninitializedShape: [n, 9, o, c]) : nil
-            let flippedTaps = dx == nil ? nil : directTaps(kernel, flipped: true)
+            let flippedTaps = dx == nil ? nil : directTaps(weights, flipped: true, tileChannels: kernel.tileChannels)
             if Profiler.isEnabled && dx != nil { Profiler.addFLOPs(Double(n * flops)) }
             BLAS.forEachBatchRange(n, flopsPerEntry: flops * ((dx == nil ? 0 : 1) + (tapGradients == nil ? 0 : 1))) { images in
                 let borderedGradient = Tensor(repeating: 0, shape: [o * plane + Kernels.directSlack])
@@ -154,11 +190,21 @@ extension Tensor {
                                              into: borderedGradient.pointer)
                     if let dx, let flippedTaps {
                         Kernels.direct3x3(borderedGradient.pointer, channels: o, height: h, width: w, taps: flippedTaps.pointer,
-                                          outChannels: c, into: dx.pointer + image * c * h * w)
+                                          outChannels: c, into: dx.pointer + image * c * h * w, kernel: kernel)
                     }
                     guard let tapGradients, let borderedInput else { continue }
                     Kernels.copyInsideBorder(input.pointer + image * c * h * w, channels: c, height: h, width: w,
                                              into: borderedInput.pointer)
+                    let imageTapGradients = tapGradients.pointer + image * 9 * o * c
+                    if kernel == .avx512 {
+                        let tiles = Kernels.roundedUp(o, to: Int(FGASEG_DIRECT_AVX512_GRADIENT_TILE_CHANNELS))
+                            / Int(FGASEG_DIRECT_AVX512_GRADIENT_TILE_CHANNELS)
+                        Parallel.forEach(tiles, grain: 1) { range in
+                            fgaseg_direct3x3_weight_gradient_avx512(borderedGradient.pointer, borderedInput.pointer, c, h, w, o,
+                                                                    imageTapGradients, range.lowerBound, range.upperBound)
+                        }
+                        continue
+                    }
                     // Row t = i·(W+2) + j of the shifted views: the gradient at (i, j) (zero for
                     // j ≥ W, where the view reads the border) and the input at (i + ki, j + kj).
                     for tap in 0..<9 {
@@ -166,7 +212,7 @@ extension Tensor {
                         BLAS.gemm(transposeB: true, m: o, n: c, k: h * (w + 2),
                                   a: borderedGradient.pointer + (w + 2) + 1, lda: plane,
                                   b: borderedInput.pointer + ki * (w + 2) + kj, ldb: plane,
-                                  c: tapGradients.pointer + (image * 9 + tap) * o * c, ldc: c)
+                                  c: imageTapGradients + tap * o * c, ldc: c)
                     }
                 }
             }
@@ -188,13 +234,13 @@ extension Tensor {
         }
     }
 
-    /// The direct kernel's taps for `weight` [O, C, 3, 3]: [⌈O / 4⌉, C, 3, 3, 4] for the
-    /// convolution, or, `flipped`, [⌈C / 4⌉, O, 3, 3, 4] with the kernel turned by 180° for its
-    /// input gradient (dx = the correlation of the bordered output gradient with them).
-    private static func directTaps(_ weight: Tensor, flipped: Bool) -> Tensor {
+    /// The direct kernel's taps for `weight` [O, C, 3, 3] in tiles of t = `tileChannels` output
+    /// channels: [⌈O / t⌉, C, 3, 3, t] for the convolution, or, `flipped`, [⌈C / t⌉, O, 3, 3, t]
+    /// with the kernel turned by 180° for its input gradient (dx = the correlation of the bordered
+    /// output gradient with them).
+    private static func directTaps(_ weight: Tensor, flipped: Bool, tileChannels tile: Int) -> Tensor {
         let (o, c) = (weight.shape[0], weight.shape[1])
         let (inputs, outputs) = flipped ? (o, c) : (c, o)
-        let tile = Kernels.directTileChannels
         let taps = Tensor(repeating: 0, shape: [Kernels.roundedUp(outputs, to: tile) * inputs * 9])
         for oc in 0..<o {
             for ic in 0..<c {

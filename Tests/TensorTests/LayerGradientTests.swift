@@ -194,6 +194,31 @@ import Tensor
         expectEqualAtScale(run(direct: true), run(direct: false), context: "direct \(config)")
     }
 
+    /// The AVX-512 direct kernels against the portable ones: the same output and input gradient,
+    /// bit for bit, and the weight gradient at the parity tolerance, for tiles cut short in the
+    /// channel direction (5, 9, 33 of 8; 5, 32, 64 of 3) and the pixel direction (widths 7, 50,
+    /// 100 of 48; flat views not a multiple of 16), and rows exactly one and two tiles wide.
+    @Test(.enabled(if: Direct3x3Kernel.avx512IsAvailable, "needs a CPU with AVX-512F"),
+          arguments: [([2, 3, 5, 7], 5), ([1, 48, 6, 48], 32), ([2, 13, 4, 50], 9), ([1, 32, 5, 96], 33), ([3, 8, 3, 100], 64)])
+    func avx512DirectConvolutionMatchesPortable(config: ([Int], Int)) {
+        let (shape, out) = config
+        func run(_ kernel: Direct3x3Kernel) -> [Tensor] {
+            let x = randomInput(shape, seed: 59), w = randomInput([out, shape[1], 3, 3], seed: 60), b = randomInput([out], seed: 61)
+            for t in [x, w, b] { t.requiresGrad = true }
+            let y = Tensor.conv2dDirect3x3(x, weight: w, bias: b, kernel: kernel)
+            (y * randomInput(y.shape, seed: 62)).sum().backward()
+            return [y.detached(), x.grad!, w.grad!, b.grad!]
+        }
+        let (wide, portable) = (run(.avx512), run(.portable))
+        for (name, (a, b)) in zip(["output", "x", "bias"], zip([wide[0], wide[1], wide[3]], [portable[0], portable[1], portable[3]])) {
+            #expect(a.shape == b.shape)
+            let differing = (0..<a.count).filter { a.pointer[$0].bitPattern != b.pointer[$0].bitPattern }.count
+            #expect(differing == 0, "\(config) \(name): \(differing) of \(a.count) elements differ")
+        }
+        // The weight gradient sums in another order (16-lane partial sums, not GEMMs).
+        expectEqualAtScale([wide[2]], [portable[2]], context: "AVX-512 weight gradient \(config)")
+    }
+
     /// `ours` and `reference` (a convolution's output and its x, weight and bias gradients) agree
     /// within 1e-5 of each tensor's largest magnitude, as the parity tests compare.
     private func expectEqualAtScale(_ ours: [Tensor], _ reference: [Tensor], context: String) {

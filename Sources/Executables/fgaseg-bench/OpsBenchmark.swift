@@ -131,8 +131,9 @@ enum OpsBenchmark {
 
     /// The 3×3 convolutions of the per-class decoder on one 16-class chunk (ViT-B/16 at 384²),
     /// forward + backward (input and weight gradients): `conv2d` as dispatched vs their three
-    /// GEMMs per image on columns that are already unfolded (the im2col-free GEMM bound), and
-    /// the direct kernel vs im2col + GEMM on the same tensors, alternating.
+    /// GEMMs per image on columns that are already unfolded (the im2col-free GEMM bound), the
+    /// direct kernel vs im2col + GEMM on the same tensors, alternating, and, where the CPU has
+    /// AVX-512, the direct forward on 16-lane vectors vs the portable 8-lane kernel.
     private static func decoderConvolutionRows(using generator: inout RandomGenerator) -> [BenchmarkRow] {
         let maps = 16
         let cases: [(name: String, channels: Int, size: Int, out: Int)] = [
@@ -176,11 +177,19 @@ enum OpsBenchmark {
             }, {
                 _ = Tensor.conv2dByIm2col(input, weight: kernel, bias: nil, geometry, groups: 1)
             })
-            return [dispatched,
-                    BenchmarkRow(suite: "ops", name: "conv2d_direct_fwd_\(shape)", ours: directForward,
-                                 baselineName: "im2col + GEMM", baseline: im2colForward, flops: flops / 3),
-                    BenchmarkRow(suite: "ops", name: "conv2d_direct_fwd_bwd_\(shape)", ours: direct,
-                                 baselineName: "im2col + GEMM", baseline: im2col, flops: flops)]
+            let rows = [dispatched,
+                        BenchmarkRow(suite: "ops", name: "conv2d_direct_fwd_\(shape)", ours: directForward,
+                                     baselineName: "im2col + GEMM", baseline: im2colForward, flops: flops / 3),
+                        BenchmarkRow(suite: "ops", name: "conv2d_direct_fwd_bwd_\(shape)", ours: direct,
+                                     baselineName: "im2col + GEMM", baseline: im2col, flops: flops)]
+            guard Direct3x3Kernel.avx512IsAvailable else { return rows }
+            let (wide, portable) = alternatingMedianSeconds({
+                _ = Tensor.conv2dDirect3x3(input, weight: kernel, kernel: .avx512)
+            }, {
+                _ = Tensor.conv2dDirect3x3(input, weight: kernel, kernel: .portable)
+            })
+            return rows + [BenchmarkRow(suite: "ops", name: "conv2d_direct_avx512_fwd_\(shape)", ours: wide,
+                                        baselineName: "portable 8-lane kernel", baseline: portable, flops: flops / 3)]
         }
     }
 
