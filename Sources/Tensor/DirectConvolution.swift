@@ -182,6 +182,8 @@ extension Tensor {
             let tapGradients = weight.requiresGrad ? Tensor(uninitializedShape: [n, 9, o, c]) : nil
             let flippedTaps = dx == nil ? nil : directTaps(weights, flipped: true, tileChannels: kernel.tileChannels)
             if Profiler.isEnabled && dx != nil { Profiler.addFLOPs(Double(n * flops)) }
+            // (The portable weight gradient's GEMMs count themselves.)
+            if Profiler.isEnabled && tapGradients != nil && kernel == .avx512 { Profiler.addFLOPs(Double(n * flops)) }
             BLAS.forEachBatchRange(n, flopsPerEntry: flops * ((dx == nil ? 0 : 1) + (tapGradients == nil ? 0 : 1))) { images in
                 let borderedGradient = Tensor(repeating: 0, shape: [o * plane + Kernels.directSlack])
                 let borderedInput = tapGradients == nil ? nil : Tensor(repeating: 0, shape: [c * plane + Kernels.directSlack])
