@@ -37,14 +37,21 @@ extension Tensor {
         let (needsWeightGradient, biasShape) = (weight.requiresGrad, bias.map(\.shape))
         let needsBiasGradient = bias?.requiresGrad ?? false
         return record("activated_linear", inputs: [x, weight] + (bias.map { [$0] } ?? []), output: out) { g in
-            let activated = input.map("activation", f)
+            // The activation and, when x needs its gradient, its derivative f′(x) in the same pass.
+            let activated = Tensor(uninitializedShape: input.shape)
+            let slopes = kernel == nil ? nil : Tensor(uninitializedShape: input.shape)
+            if let slopes {
+                f.parallelValuesAndDerivatives(x: input.pointer, values: activated.pointer, derivatives: slopes.pointer, count: input.count)
+            } else {
+                let (x, y) = (input.pointer, activated.pointer)
+                Parallel.forEach(input.count) { range in for i in range { y[i] = f(x[i]) } }
+            }
             // The linear layer's gradients, with its bias [out] as one position-bias row.
             var gradients = linearGradients(g, input: needsWeightGradient ? activated : nil, weight: kernel, inputShape: input.shape,
                                             biasShape: needsBiasGradient ? [1, 1, g.shape.last ?? 1] : nil)
             // d(activation input) = d(activation output) ⊙ f′(x), the product taken in place.
-            if let upstream = gradients[0] {
-                f.parallelChainRule(x: input.pointer, y: activated.pointer, gradient: upstream.pointer, into: upstream.pointer,
-                                    count: upstream.count)
+            if let upstream = gradients[0], let slopes {
+                Kernels.multiplyInPlace(upstream.pointer, slopes.pointer, upstream.count)
             }
             gradients[2] = gradients[2].map { $0.reshaped(biasShape ?? []) }
             return biasShape == nil ? Array(gradients.prefix(2)) : gradients

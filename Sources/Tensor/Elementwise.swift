@@ -131,6 +131,10 @@ protocol ElementwiseFunction {
     /// `dx[i] = gradient[i] · derivative(x[i], y[i])` for `count` elements.
     func chainRule(x: UnsafePointer<Float>, y: UnsafePointer<Float>, gradient: UnsafePointer<Float>,
                    into dx: UnsafeMutablePointer<Float>, count: Int)
+    /// f(x) and f′(x) together, for a backward pass that needs both; functions whose value and
+    /// derivative share their costly part (an exponential) compute it once. The value has the
+    /// same bits as `callAsFunction`.
+    func valueAndDerivative(_ x: Float) -> (value: Float, derivative: Float)
 }
 
 extension ElementwiseFunction {
@@ -146,6 +150,19 @@ extension ElementwiseFunction {
             for i in 0..<count { dx[i] *= derivative(x[i], y[i]) }
         } else {
             for i in 0..<count { dx[i] = gradient[i] * derivative(x[i], y[i]) }
+        }
+    }
+
+    func valueAndDerivative(_ x: Float) -> (value: Float, derivative: Float) {
+        let y = self(x)
+        return (y, derivative(x, y))
+    }
+
+    /// `values[i] = f(x[i])` and `derivatives[i] = f′(x[i])` for `count` elements, over all cores.
+    func parallelValuesAndDerivatives(x: UnsafePointer<Float>, values: UnsafeMutablePointer<Float>,
+                                      derivatives: UnsafeMutablePointer<Float>, count: Int) {
+        Parallel.forEach(count) { range in
+            for i in range { (values[i], derivatives[i]) = valueAndDerivative(x[i]) }
         }
     }
 
@@ -241,6 +258,9 @@ struct GELUFunction: ElementwiseFunction {
     static let derivativeReads = DerivativeOperands.input
     func callAsFunction(_ x: Float) -> Float { 0.5 * x * (1 + FastMath.erf(x * 0.707_106_77)) }
     func derivative(_ x: Float, _ y: Float) -> Float { FastMath.geluDerivative(x) }
+    /// Both from one exponential (``FastMath/geluAndDerivative(_:)``): the same bits as the two
+    /// functions above.
+    func valueAndDerivative(_ x: Float) -> (value: Float, derivative: Float) { FastMath.geluAndDerivative(x) }
 }
 
 struct QuickGELUFunction: ElementwiseFunction {
@@ -249,5 +269,10 @@ struct QuickGELUFunction: ElementwiseFunction {
     func derivative(_ x: Float, _ y: Float) -> Float {
         let s = FastMath.sigmoid(1.702 * x)
         return s + 1.702 * x * s * (1 - s)
+    }
+    /// One sigmoid for both (the same bits as `callAsFunction` and `derivative`).
+    func valueAndDerivative(_ x: Float) -> (value: Float, derivative: Float) {
+        let s = FastMath.sigmoid(1.702 * x)
+        return (x * s, s + 1.702 * x * s * (1 - s))
     }
 }

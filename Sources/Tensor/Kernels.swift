@@ -1,5 +1,6 @@
 /// Raw-pointer loops shared by the operations. Every loop is split over ``Parallel`` threads in
-/// fixed chunks and never reduces across chunks, so results do not depend on scheduling.
+/// fixed chunks, and reductions never combine values across chunks whose bounds depend on the
+/// thread count, so results do not depend on scheduling.
 public enum Kernels {
     /// `z[i] = f(x[i], y[i])` for `count` elements.
     @inlinable @inline(__always)
@@ -15,6 +16,14 @@ public enum Kernels {
     public static func addInPlace(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, _ count: Int) {
         Parallel.forEach(count) { range in
             for i in range { x[i] += y[i] }
+        }
+    }
+
+    /// `x[i] *= y[i]`.
+    @inlinable
+    public static func multiplyInPlace(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, _ count: Int) {
+        Parallel.forEach(count) { range in
+            for i in range { x[i] *= y[i] }
         }
     }
 
@@ -126,6 +135,12 @@ public enum Kernels {
     }
 
     /// Sums `x` viewed as [outer, n, inner] over the middle axis into `y` [outer, inner].
+    ///
+    /// With inner > 1, blocks of `16_384 / inner` (≥ 8) consecutive rows are summed in order as
+    /// separate tasks and their partial sums then added in block order, so that a reduction over
+    /// many rows into few columns (a bias gradient: [tokens, channels] → [channels]) uses every
+    /// core. The block size depends on the shape only, so the result does not depend on the
+    /// number of threads.
     public static func sumAxis(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, outer: Int, n: Int, inner: Int) {
         if inner == 1 {
             Parallel.forEach(outer, grain: Swift.max(1, 16_384 / Swift.max(n, 1))) { range in
@@ -133,8 +148,28 @@ public enum Kernels {
             }
             return
         }
+        let blockRows = Swift.max(8, 16_384 / inner)
+        guard n > blockRows else {
+            sumColumns(x, y, outer: outer, n: n, inner: inner)
+            return
+        }
+        let blocks = (n + blockRows - 1) / blockRows
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: outer * blocks * inner)
+        defer { partial.deallocate() }
+        Parallel.forEach(outer * blocks, grain: 1) { range in
+            for task in range {
+                let (o, block) = task.quotientAndRemainder(dividingBy: blocks)
+                let first = block * blockRows
+                sumColumns(x + (o * n + first) * inner, partial + task * inner, outer: 1, n: Swift.min(blockRows, n - first), inner: inner)
+            }
+        }
+        sumColumns(partial, y, outer: outer, n: blocks, inner: inner)
+    }
+
+    /// `y[o, i] = Σ_k x[o, k, i]`, each element summed in order k = 0..<n (inner > 1), in
+    /// parallel over the output elements.
+    private static func sumColumns(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, outer: Int, n: Int, inner: Int) {
         Parallel.forEach(outer * inner, grain: 4096) { range in
-            // Each output element sums its column in order k = 0..<n: deterministic.
             var index = range.lowerBound
             while index < range.upperBound {
                 let o = index / inner, start = index % inner
