@@ -16,22 +16,12 @@
 // which is faster than nine GEMMs with a long, thin shape; its sums run in a different order.
 import CAVX512Kernels
 
-/// An implementation of the direct 3×3 convolution kernel. Both sum each output element and each
-/// input-gradient element in the same order with fused multiply-adds, so they give identical
-/// outputs and input gradients; their weight gradients differ in the order of the sums.
-public enum Direct3x3Kernel: Sendable {
-    /// Swift on 8-lane vectors: tiles of 4 output channels × 24 pixels of one row.
-    case portable
-    /// C with AVX-512F on 16-lane vectors: tiles of 8 output channels × 48 pixels. Runs only
-    /// where ``avx512IsAvailable``.
-    case avx512
-
-    /// Whether this CPU and its OS support AVX-512F.
-    public static let avx512IsAvailable = fgaseg_avx512_available() != 0
-    /// The kernel ``Tensor/conv2d(_:weight:bias:stride:padding:dilation:groups:)`` runs: AVX-512
-    /// where available, else portable.
-    public static let fastest: Direct3x3Kernel = avx512IsAvailable ? .avx512 : .portable
-
+/// The direct 3×3 convolution's two implementations (``SIMDKernel``): `.portable` has register
+/// tiles of 4 output channels × 24 pixels of one row, `.avx512` tiles of 8 output channels × 48
+/// pixels. Both sum each output element and each input-gradient element in the same order with
+/// fused multiply-adds, so they give identical outputs and input gradients; their weight
+/// gradients differ in the order of the sums.
+extension SIMDKernel {
     /// Output channels one register tile covers (the taps are laid out in tiles of this many).
     var tileChannels: Int { self == .portable ? 4 : Int(FGASEG_DIRECT_AVX512_TILE_CHANNELS) }
 }
@@ -62,14 +52,14 @@ extension Kernels {
     /// `output` [outChannels, height, width] = the 3×3 cross-correlation of `bordered`
     /// [channels, height + 2, width + 2] (a map with a zero border, readable ``directSlack``
     /// floats past its end) with `taps` [⌈outChannels / t⌉, channels, 3, 3, t], t = the kernel's
-    /// ``Direct3x3Kernel/tileChannels`` (each tile's weights contiguous; zero past the last output
+    /// ``SIMDKernel/tileChannels`` (each tile's weights contiguous; zero past the last output
     /// channel). Each output element is summed over channels, then kernel rows, then kernel
     /// columns, by one thread, whatever the thread count or kernel.
     static func direct3x3(_ bordered: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
                           taps: UnsafePointer<Float>, outChannels: Int, into output: UnsafeMutablePointer<Float>,
-                          kernel: Direct3x3Kernel) {
+                          kernel: SIMDKernel) {
         if kernel == .avx512 {
-            precondition(Direct3x3Kernel.avx512IsAvailable, "direct3x3: the AVX-512 kernel on a CPU without AVX-512F")
+            precondition(SIMDKernel.avx512IsAvailable, "direct3x3: the AVX-512 kernel on a CPU without AVX-512F")
             Parallel.forEach(height, grain: 1) { rows in
                 fgaseg_direct3x3_avx512(bordered, channels, height, width, taps, outChannels, output, rows.lowerBound, rows.upperBound)
             }
@@ -154,7 +144,7 @@ extension Tensor {
     /// `weight` [O, C, 3, 3], `bias` [O] → [N, O, H, W]. Equal to the im2col path up to the
     /// order of its sums; the same output and input gradient with either `kernel`.
     public static func conv2dDirect3x3(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
-                                       kernel: Direct3x3Kernel = .fastest) -> Tensor {
+                                       kernel: SIMDKernel = .fastest) -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let o = weight.shape[0]
         precondition(x.rank == 4 && weight.shape == [o, c, 3, 3], "conv2d: weight \(weight.shape) is not a 3×3 kernel for input \(x.shape)")

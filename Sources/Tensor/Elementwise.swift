@@ -1,3 +1,4 @@
+import CAVX512Kernels
 import Foundation
 
 // Elementwise arithmetic with broadcasting, and unary functions, each with its gradient.
@@ -72,7 +73,7 @@ extension Tensor {
         let out = Tensor(uninitializedShape: shape)
         let x = pointer, y = out.pointer
         Parallel.forEach(count) { range in
-            for i in range { y[i] = f(x[i]) }
+            f.apply(x + range.lowerBound, y + range.lowerBound, count: range.count)
         }
         // Only the values the derivative reads are kept, detached so that no closure refers back to
         // the tensor that owns them; an unread side gets the other's (or the gradient's) pointer.
@@ -99,10 +100,10 @@ extension Tensor {
     }
     public func sigmoid() -> Tensor { map("sigmoid", SigmoidFunction()) }
     public func relu() -> Tensor { map("relu", ReLUFunction()) }
-    /// GELU with the exact erf: x · Φ(x).
-    public func gelu() -> Tensor { map("gelu", GELUFunction()) }
-    /// CLIP's QuickGELU: x · σ(1.702 x).
-    public func quickGelu() -> Tensor { map("quick_gelu", QuickGELUFunction()) }
+    /// GELU with the exact erf: x · Φ(x), by `kernel` (``SIMDKernel``; the two differ by a few ulps).
+    public func gelu(kernel: SIMDKernel = .fastest) -> Tensor { map("gelu", GELUFunction(kernel: kernel)) }
+    /// CLIP's QuickGELU: x · σ(1.702 x), by `kernel` (as for ``gelu(kernel:)``).
+    public func quickGelu(kernel: SIMDKernel = .fastest) -> Tensor { map("quick_gelu", QuickGELUFunction(kernel: kernel)) }
     /// elu(x) + 1: the positive feature map of linear attention.
     public func eluPlusOne() -> Tensor { map("elu_plus_one", ELUPlusOneFunction()) }
 }
@@ -135,6 +136,14 @@ protocol ElementwiseFunction {
     /// derivative share their costly part (an exponential) compute it once. The value has the
     /// same bits as `callAsFunction`.
     func valueAndDerivative(_ x: Float) -> (value: Float, derivative: Float)
+    /// C loops on 16 lanes (CAVX512Kernels) that the bulk functions below run instead of their
+    /// scalar loops, or nil.
+    var wideLoops: WideElementwiseLoops? { get }
+    /// `y[i] = f(x[i])` for `count` elements on this thread (`y` may be `x`).
+    func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int)
+    /// ``valueAndDerivative(_:)`` for `count` elements on this thread.
+    func valuesAndDerivatives(x: UnsafePointer<Float>, values: UnsafeMutablePointer<Float>,
+                              derivatives: UnsafeMutablePointer<Float>, count: Int)
 }
 
 extension ElementwiseFunction {
@@ -144,6 +153,7 @@ extension ElementwiseFunction {
     // (the backward closure of the generic `map` would otherwise call `derivative` per element).
     func chainRule(x: UnsafePointer<Float>, y: UnsafePointer<Float>, gradient: UnsafePointer<Float>,
                    into dx: UnsafeMutablePointer<Float>, count: Int) {
+        if let wide = wideLoops { return wide.chainRule(x, gradient, dx, count) }
         // In place, the loop must say so: with two pointers the vectoriser's overlap check sees
         // `dx` = `gradient` and takes its scalar fallback (GELU's chain rule ran 4 lanes → 1).
         if UnsafePointer(dx) == gradient {
@@ -158,11 +168,25 @@ extension ElementwiseFunction {
         return (y, derivative(x, y))
     }
 
+    var wideLoops: WideElementwiseLoops? { nil }
+
+    func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        if let wide = wideLoops { return wide.apply(x, y, count) }
+        for i in 0..<count { y[i] = self(x[i]) }
+    }
+
+    func valuesAndDerivatives(x: UnsafePointer<Float>, values: UnsafeMutablePointer<Float>,
+                              derivatives: UnsafeMutablePointer<Float>, count: Int) {
+        if let wide = wideLoops { return wide.valuesAndDerivatives(x, values, derivatives, count) }
+        for i in 0..<count { (values[i], derivatives[i]) = valueAndDerivative(x[i]) }
+    }
+
     /// `values[i] = f(x[i])` and `derivatives[i] = f′(x[i])` for `count` elements, over all cores.
     func parallelValuesAndDerivatives(x: UnsafePointer<Float>, values: UnsafeMutablePointer<Float>,
                                       derivatives: UnsafeMutablePointer<Float>, count: Int) {
         Parallel.forEach(count) { range in
-            for i in range { (values[i], derivatives[i]) = valueAndDerivative(x[i]) }
+            let start = range.lowerBound
+            valuesAndDerivatives(x: x + start, values: values + start, derivatives: derivatives + start, count: range.count)
         }
     }
 
@@ -174,6 +198,20 @@ extension ElementwiseFunction {
                       into: dx + range.lowerBound, count: range.count)
         }
     }
+}
+
+/// The AVX-512 loops of an elementwise function (CAVX512Kernels): the function, its value and
+/// derivative together, and the chain rule `dx = gradient · f′(x)` (in place allowed).
+struct WideElementwiseLoops {
+    let apply: @convention(c) (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void
+    let valuesAndDerivatives: @convention(c) (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void
+    let chainRule: @convention(c) (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void
+
+    static let gelu = WideElementwiseLoops(apply: fgaseg_gelu_avx512, valuesAndDerivatives: fgaseg_gelu_and_derivative_avx512,
+                                           chainRule: fgaseg_gelu_chain_rule_avx512)
+    static let quickGelu = WideElementwiseLoops(apply: fgaseg_quick_gelu_avx512,
+                                                valuesAndDerivatives: fgaseg_quick_gelu_and_derivative_avx512,
+                                                chainRule: fgaseg_quick_gelu_chain_rule_avx512)
 }
 
 // Every function is a type of its own rather than a closure: the generic `map` is specialised
@@ -254,8 +292,13 @@ struct SigmoidFunction: ElementwiseFunction {
     func derivative(_ x: Float, _ y: Float) -> Float { y * (1 - y) }
 }
 
+/// GELU with the exact erf. With `kernel` `.avx512` its bulk loops run in C on 16 lanes (the
+/// same formulas with fused multiply-adds, so values differ from the scalar functions here by a
+/// few ulps).
 struct GELUFunction: ElementwiseFunction {
     static let derivativeReads = DerivativeOperands.input
+    var kernel = SIMDKernel.fastest
+    var wideLoops: WideElementwiseLoops? { kernel == .avx512 ? .gelu : nil }
     func callAsFunction(_ x: Float) -> Float { 0.5 * x * (1 + FastMath.erf(x * 0.707_106_77)) }
     func derivative(_ x: Float, _ y: Float) -> Float { FastMath.geluDerivative(x) }
     /// Both from one exponential (``FastMath/geluAndDerivative(_:)``): the same bits as the two
@@ -263,8 +306,11 @@ struct GELUFunction: ElementwiseFunction {
     func valueAndDerivative(_ x: Float) -> (value: Float, derivative: Float) { FastMath.geluAndDerivative(x) }
 }
 
+/// CLIP's QuickGELU; `kernel` as for ``GELUFunction``.
 struct QuickGELUFunction: ElementwiseFunction {
     static let derivativeReads = DerivativeOperands.input
+    var kernel = SIMDKernel.fastest
+    var wideLoops: WideElementwiseLoops? { kernel == .avx512 ? .quickGelu : nil }
     func callAsFunction(_ x: Float) -> Float { x * FastMath.sigmoid(1.702 * x) }
     func derivative(_ x: Float, _ y: Float) -> Float {
         let s = FastMath.sigmoid(1.702 * x)

@@ -41,8 +41,7 @@ extension Kernels {
 
     /// GELU with the exact erf, `y[i] = x[i] · Φ(x[i])`, on one thread (as ``Tensor/gelu()``). `y` may be `x`.
     public static func gelu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
-        let f = GELUFunction()
-        for i in 0..<count { y[i] = f(x[i]) }
+        GELUFunction().apply(x, y, count: count)
     }
 
     /// `x[i] = elu(x[i]) + 1` in place on one thread (as ``Tensor/eluPlusOne()``).

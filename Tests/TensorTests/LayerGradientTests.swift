@@ -198,11 +198,11 @@ import Tensor
     /// bit for bit, and the weight gradient at the parity tolerance, for tiles cut short in the
     /// channel direction (5, 9, 33 of 8; 5, 32, 64 of 3) and the pixel direction (widths 7, 50,
     /// 100 of 48; flat views not a multiple of 16), and rows exactly one and two tiles wide.
-    @Test(.enabled(if: Direct3x3Kernel.avx512IsAvailable, "needs a CPU with AVX-512F"),
+    @Test(.enabled(if: SIMDKernel.avx512IsAvailable, "needs a CPU with AVX-512F"),
           arguments: [([2, 3, 5, 7], 5), ([1, 48, 6, 48], 32), ([2, 13, 4, 50], 9), ([1, 32, 5, 96], 33), ([3, 8, 3, 100], 64)])
     func avx512DirectConvolutionMatchesPortable(config: ([Int], Int)) {
         let (shape, out) = config
-        func run(_ kernel: Direct3x3Kernel) -> [Tensor] {
+        func run(_ kernel: SIMDKernel) -> [Tensor] {
             let x = randomInput(shape, seed: 59), w = randomInput([out, shape[1], 3, 3], seed: 60), b = randomInput([out], seed: 61)
             for t in [x, w, b] { t.requiresGrad = true }
             let y = Tensor.conv2dDirect3x3(x, weight: w, bias: b, kernel: kernel)

@@ -92,11 +92,32 @@ enum OpsBenchmark {
                 forward().backward(gradient: upstream)
             }
         }
-        return [Activation.gelu, .quickGelu].map { activation in
+        let rows = [Activation.gelu, .quickGelu].map { activation in
             let folded = run { Tensor.linear(hidden, activation: activation, weight: weight, bias: bias) }
             let composed = run { Tensor.linear(hidden.activated(activation), weight: weight, bias: bias) }
             return BenchmarkRow(suite: "ops", name: "activated_linear_\(activation)_fwd_bwd_9216x512x128", ours: folded,
                                 baselineName: "activation, then linear", baseline: composed, flops: 6.0 * 9216 * 512 * 128)
+        }
+        guard SIMDKernel.avx512IsAvailable else { return rows }
+        // The activations alone on the same hidden tensor, the AVX-512 loops against the portable
+        // ones (forward; forward + backward with the chain rule), alternating.
+        let input = hidden.detached(), gradient = Tensor.normal(hidden.shape, using: &generator)
+        let activations: [(String, (Tensor, SIMDKernel) -> Tensor)] = [("gelu", { $0.gelu(kernel: $1) }),
+                                                                       ("quick_gelu", { $0.quickGelu(kernel: $1) })]
+        return rows + activations.flatMap { name, activation in
+            let (wideForward, portableForward) = alternatingMedianSeconds({ _ = noGrad { activation(input, .avx512) } },
+                                                                          { _ = noGrad { activation(input, .portable) } })
+            let (wide, portable) = alternatingMedianSeconds({
+                hidden.grad = nil
+                activation(hidden, .avx512).backward(gradient: gradient)
+            }, {
+                hidden.grad = nil
+                activation(hidden, .portable).backward(gradient: gradient)
+            })
+            return [BenchmarkRow(suite: "ops", name: "\(name)_avx512_fwd_9216x512", ours: wideForward,
+                                 baselineName: "portable 8-lane loop", baseline: portableForward),
+                    BenchmarkRow(suite: "ops", name: "\(name)_avx512_fwd_bwd_9216x512", ours: wide,
+                                 baselineName: "portable 8-lane loop", baseline: portable)]
         }
     }
 
@@ -182,7 +203,7 @@ enum OpsBenchmark {
                                      baselineName: "im2col + GEMM", baseline: im2colForward, flops: flops / 3),
                         BenchmarkRow(suite: "ops", name: "conv2d_direct_fwd_bwd_\(shape)", ours: direct,
                                      baselineName: "im2col + GEMM", baseline: im2col, flops: flops)]
-            guard Direct3x3Kernel.avx512IsAvailable else { return rows }
+            guard SIMDKernel.avx512IsAvailable else { return rows }
             let (wide, portable) = alternatingMedianSeconds({
                 _ = Tensor.conv2dDirect3x3(input, weight: kernel, kernel: .avx512)
             }, {
