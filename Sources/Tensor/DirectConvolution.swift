@@ -209,12 +209,15 @@ extension Tensor {
                 }
             }
             let dw = tapGradients.map { tapGradients in
+                // dw[oc, ic, tap] sums the images in order, output channels spread over the cores.
                 let dw = Tensor(repeating: 0, shape: weight.shape)
-                for image in 0..<n {
-                    for oc in 0..<o {
-                        for ic in 0..<c {
+                let (sums, parts) = (dw.pointer, tapGradients.pointer)
+                Parallel.forEach(o, grain: 1) { channels in
+                    for oc in channels {
+                        for image in 0..<n {
                             for tap in 0..<9 {
-                                dw.pointer[(oc * c + ic) * 9 + tap] += tapGradients.pointer[((image * 9 + tap) * o + oc) * c + ic]
+                                let part = parts + ((image * 9 + tap) * o + oc) * c, sum = sums + oc * c * 9 + tap
+                                for ic in 0..<c { sum[ic * 9] += part[ic] }
                             }
                         }
                     }
