@@ -123,13 +123,13 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "IO", "Tensor"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "NN", "Tensor", "IO", "Distributed", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Inference", "Distributed", "IO", "Data", "CLIP", "Model", "Tensor",
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Inference", "Distributed", "IO", "Data", "CLIP", "Model", "Tensor", "TestSupport",
                                                          .product(name: "Yams", package: "Yams")],
                     resources: [.copy("Fixtures")]),
         // Uses the package as a client would: `import FGASeg` and nothing else.
         .testTarget(name: "LibraryTests", dependencies: ["FGASeg"]),
         // Seeded mutations of every file format the tools read (FGASEG_FUZZ_COUNT inputs per format).
-        .testTarget(name: "FuzzTests", dependencies: ["Training", "Inference", "Data", "IO", "NN", "Tensor"]),
+        .testTarget(name: "FuzzTests", dependencies: ["Training", "Inference", "Data", "IO", "NN", "Tensor", "TestSupport"]),
         // Multi-rank tests: a release-built executable that ci/mpi-tests runs under mpirun.
         .executableTarget(name: "fgaseg-mpi-selftest", dependencies: ["Distributed", "NN", "Tensor"],
                           path: "Tests/MPISelfTest"),

@@ -74,21 +74,11 @@ AVX512 static inline __mmask16 tail_mask(long remaining) {
 /// A 16-lane function that returns f(x) and, when `derivative` is not NULL, stores f′(x).
 typedef __m512 (*activation16)(__m512 x, __m512 *derivative);
 
-// The three loops, each inlined with its activation (the pointer is a constant at every call).
+// The two loops, each inlined with its activation (the pointer is a constant at every call).
 AVX512 static inline void apply_loop(activation16 f, const float *x, float *y, long count) {
     for (long i = 0; i < count; i += 16) {
         const __mmask16 mask = tail_mask(count - i);
         _mm512_mask_storeu_ps(y + i, mask, f(_mm512_maskz_loadu_ps(mask, x + i), NULL));
-    }
-}
-
-AVX512 static inline void values_and_derivatives_loop(activation16 f, const float *x, float *values, float *derivatives,
-                                                      long count) {
-    for (long i = 0; i < count; i += 16) {
-        const __mmask16 mask = tail_mask(count - i);
-        __m512 derivative;
-        _mm512_mask_storeu_ps(values + i, mask, f(_mm512_maskz_loadu_ps(mask, x + i), &derivative));
-        _mm512_mask_storeu_ps(derivatives + i, mask, derivative);
     }
 }
 
@@ -103,19 +93,11 @@ AVX512 static inline void chain_rule_loop(activation16 f, const float *x, const 
 
 AVX512 void fgaseg_gelu_avx512(const float *x, float *y, long count) { apply_loop(gelu16, x, y, count); }
 
-AVX512 void fgaseg_gelu_and_derivative_avx512(const float *x, float *values, float *derivatives, long count) {
-    values_and_derivatives_loop(gelu16, x, values, derivatives, count);
-}
-
 AVX512 void fgaseg_gelu_chain_rule_avx512(const float *x, const float *gradient, float *dx, long count) {
     chain_rule_loop(gelu16, x, gradient, dx, count);
 }
 
 AVX512 void fgaseg_quick_gelu_avx512(const float *x, float *y, long count) { apply_loop(quick_gelu16, x, y, count); }
-
-AVX512 void fgaseg_quick_gelu_and_derivative_avx512(const float *x, float *values, float *derivatives, long count) {
-    values_and_derivatives_loop(quick_gelu16, x, values, derivatives, count);
-}
 
 AVX512 void fgaseg_quick_gelu_chain_rule_avx512(const float *x, const float *gradient, float *dx, long count) {
     chain_rule_loop(quick_gelu16, x, gradient, dx, count);
@@ -125,16 +107,10 @@ AVX512 void fgaseg_quick_gelu_chain_rule_avx512(const float *x, const float *gra
 
 // Unreachable: fgaseg_avx512_available() is 0 off x86-64.
 void fgaseg_gelu_avx512(const float *x, float *y, long count) { (void)x; (void)y; (void)count; __builtin_trap(); }
-void fgaseg_gelu_and_derivative_avx512(const float *x, float *values, float *derivatives, long count) {
-    (void)x; (void)values; (void)derivatives; (void)count; __builtin_trap();
-}
 void fgaseg_gelu_chain_rule_avx512(const float *x, const float *gradient, float *dx, long count) {
     (void)x; (void)gradient; (void)dx; (void)count; __builtin_trap();
 }
 void fgaseg_quick_gelu_avx512(const float *x, float *y, long count) { (void)x; (void)y; (void)count; __builtin_trap(); }
-void fgaseg_quick_gelu_and_derivative_avx512(const float *x, float *values, float *derivatives, long count) {
-    (void)x; (void)values; (void)derivatives; (void)count; __builtin_trap();
-}
 void fgaseg_quick_gelu_chain_rule_avx512(const float *x, const float *gradient, float *dx, long count) {
     (void)x; (void)gradient; (void)dx; (void)count; __builtin_trap();
 }

@@ -37,29 +37,14 @@ extension Tensor {
         let (needsWeightGradient, biasShape) = (weight.requiresGrad, bias.map(\.shape))
         let needsBiasGradient = bias?.requiresGrad ?? false
         return record("activated_linear", inputs: [x, weight] + (bias.map { [$0] } ?? []), output: out) { g in
-            // The activation again, and f′(x) for x's gradient. The scalar loops compute both in
-            // one pass (one exponential) and keep f′ for the chain rule; the 16-lane loops are fast
-            // enough that recomputing f′ in the chain rule costs less than storing and re-reading
-            // it (`fgaseg-bench ops`, activated_linear rows).
-            let activated = Tensor(uninitializedShape: input.shape)
-            let slopes = kernel != nil && f.wideLoops == nil ? Tensor(uninitializedShape: input.shape) : nil
-            if let slopes {
-                f.parallelValuesAndDerivatives(x: input.pointer, values: activated.pointer, derivatives: slopes.pointer, count: input.count)
-            } else {
-                let (x, y) = (input.pointer, activated.pointer)
-                Parallel.forEach(input.count) { range in f.apply(x + range.lowerBound, y + range.lowerBound, count: range.count) }
-            }
+            let activated = input.map("activation", f)
             // The linear layer's gradients, with its bias [out] as one position-bias row.
             var gradients = linearGradients(g, input: needsWeightGradient ? activated : nil, weight: kernel, inputShape: input.shape,
                                             biasShape: needsBiasGradient ? [1, 1, g.shape.last ?? 1] : nil)
             // d(activation input) = d(activation output) ⊙ f′(x), the product taken in place.
             if let upstream = gradients[0] {
-                if let slopes {
-                    Kernels.multiplyInPlace(upstream.pointer, slopes.pointer, upstream.count)
-                } else {
-                    f.parallelChainRule(x: input.pointer, y: activated.pointer, gradient: upstream.pointer, into: upstream.pointer,
-                                        count: upstream.count)
-                }
+                f.parallelChainRule(x: input.pointer, y: activated.pointer, gradient: upstream.pointer, into: upstream.pointer,
+                                    count: upstream.count)
             }
             gradients[2] = gradients[2].map { $0.reshaped(biasShape ?? []) }
             return biasShape == nil ? Array(gradients.prefix(2)) : gradients

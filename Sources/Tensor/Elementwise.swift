@@ -132,18 +132,11 @@ protocol ElementwiseFunction {
     /// `dx[i] = gradient[i] · derivative(x[i], y[i])` for `count` elements.
     func chainRule(x: UnsafePointer<Float>, y: UnsafePointer<Float>, gradient: UnsafePointer<Float>,
                    into dx: UnsafeMutablePointer<Float>, count: Int)
-    /// f(x) and f′(x) together, for a backward pass that needs both; functions whose value and
-    /// derivative share their costly part (an exponential) compute it once. The value has the
-    /// same bits as `callAsFunction`.
-    func valueAndDerivative(_ x: Float) -> (value: Float, derivative: Float)
     /// C loops on 16 lanes (CAVX512Kernels) that the bulk functions below run instead of their
     /// scalar loops, or nil.
     var wideLoops: WideElementwiseLoops? { get }
     /// `y[i] = f(x[i])` for `count` elements on this thread (`y` may be `x`).
     func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int)
-    /// ``valueAndDerivative(_:)`` for `count` elements on this thread.
-    func valuesAndDerivatives(x: UnsafePointer<Float>, values: UnsafeMutablePointer<Float>,
-                              derivatives: UnsafeMutablePointer<Float>, count: Int)
 }
 
 extension ElementwiseFunction {
@@ -163,31 +156,11 @@ extension ElementwiseFunction {
         }
     }
 
-    func valueAndDerivative(_ x: Float) -> (value: Float, derivative: Float) {
-        let y = self(x)
-        return (y, derivative(x, y))
-    }
-
     var wideLoops: WideElementwiseLoops? { nil }
 
     func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         if let wide = wideLoops { return wide.apply(x, y, count) }
         for i in 0..<count { y[i] = self(x[i]) }
-    }
-
-    func valuesAndDerivatives(x: UnsafePointer<Float>, values: UnsafeMutablePointer<Float>,
-                              derivatives: UnsafeMutablePointer<Float>, count: Int) {
-        if let wide = wideLoops { return wide.valuesAndDerivatives(x, values, derivatives, count) }
-        for i in 0..<count { (values[i], derivatives[i]) = valueAndDerivative(x[i]) }
-    }
-
-    /// `values[i] = f(x[i])` and `derivatives[i] = f′(x[i])` for `count` elements, over all cores.
-    func parallelValuesAndDerivatives(x: UnsafePointer<Float>, values: UnsafeMutablePointer<Float>,
-                                      derivatives: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.forEach(count) { range in
-            let start = range.lowerBound
-            valuesAndDerivatives(x: x + start, values: values + start, derivatives: derivatives + start, count: range.count)
-        }
     }
 
     /// ``chainRule(x:y:gradient:into:count:)`` over all cores; `dx` may be `gradient`.
@@ -200,18 +173,14 @@ extension ElementwiseFunction {
     }
 }
 
-/// The AVX-512 loops of an elementwise function (CAVX512Kernels): the function, its value and
-/// derivative together, and the chain rule `dx = gradient · f′(x)` (in place allowed).
+/// The AVX-512 loops of an elementwise function (CAVX512Kernels): the function, and the chain
+/// rule `dx = gradient · f′(x)` (in place allowed).
 struct WideElementwiseLoops {
     let apply: @convention(c) (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void
-    let valuesAndDerivatives: @convention(c) (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void
     let chainRule: @convention(c) (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void
 
-    static let gelu = WideElementwiseLoops(apply: fgaseg_gelu_avx512, valuesAndDerivatives: fgaseg_gelu_and_derivative_avx512,
-                                           chainRule: fgaseg_gelu_chain_rule_avx512)
-    static let quickGelu = WideElementwiseLoops(apply: fgaseg_quick_gelu_avx512,
-                                                valuesAndDerivatives: fgaseg_quick_gelu_and_derivative_avx512,
-                                                chainRule: fgaseg_quick_gelu_chain_rule_avx512)
+    static let gelu = WideElementwiseLoops(apply: fgaseg_gelu_avx512, chainRule: fgaseg_gelu_chain_rule_avx512)
+    static let quickGelu = WideElementwiseLoops(apply: fgaseg_quick_gelu_avx512, chainRule: fgaseg_quick_gelu_chain_rule_avx512)
 }
 
 // Every function is a type of its own rather than a closure: the generic `map` is specialised
@@ -301,9 +270,6 @@ struct GELUFunction: ElementwiseFunction {
     var wideLoops: WideElementwiseLoops? { kernel == .avx512 ? .gelu : nil }
     func callAsFunction(_ x: Float) -> Float { 0.5 * x * (1 + FastMath.erf(x * 0.707_106_77)) }
     func derivative(_ x: Float, _ y: Float) -> Float { FastMath.geluDerivative(x) }
-    /// Both from one exponential (``FastMath/geluAndDerivative(_:)``): the same bits as the two
-    /// functions above.
-    func valueAndDerivative(_ x: Float) -> (value: Float, derivative: Float) { FastMath.geluAndDerivative(x) }
 }
 
 /// CLIP's QuickGELU; `kernel` as for ``GELUFunction``.
@@ -315,10 +281,5 @@ struct QuickGELUFunction: ElementwiseFunction {
     func derivative(_ x: Float, _ y: Float) -> Float {
         let s = FastMath.sigmoid(1.702 * x)
         return s + 1.702 * x * s * (1 - s)
-    }
-    /// One sigmoid for both (the same bits as `callAsFunction` and `derivative`).
-    func valueAndDerivative(_ x: Float) -> (value: Float, derivative: Float) {
-        let s = FastMath.sigmoid(1.702 * x)
-        return (x * s, s + 1.702 * x * s * (1 - s))
     }
 }

@@ -45,18 +45,12 @@ public enum FastMath {
     }
 
     /// d/dx of GELU x·Φ(x): Φ(x) + x·φ(x), with one exponential e^(−(x/√2)²) serving both terms
-    /// (as erf(x/√2) needs exactly that exponential); ``geluAndDerivative(_:)`` computes the
-    /// same bits together with GELU itself.
+    /// (as erf(x/√2) needs exactly that exponential).
     @inlinable @inline(__always)
-    public static func geluDerivative(_ x: Float) -> Float { geluAndDerivative(x).derivative }
-
-    /// GELU x·Φ(x) = ½x(1 + erf(x/√2)) and its derivative from one exponential and one erf.
-    @inlinable @inline(__always)
-    public static func geluAndDerivative(_ x: Float) -> (value: Float, derivative: Float) {
+    public static func geluDerivative(_ x: Float) -> Float {
         let u = x * 0.707_106_77
         let gaussian = exp(-u * u)
-        let erf = erf(u, gaussian: gaussian)
-        return (0.5 * x * (1 + erf), 0.5 * (1 + erf) + x * 0.398_942_3 * gaussian)
+        return 0.5 * (1 + erf(u, gaussian: gaussian)) + x * 0.398_942_3 * gaussian
     }
 
     /// ln(1 + x) for 0 ≤ x ≤ 1 (e.g. x = e^−|z| in a softplus), relative error ≤ 2.2e-7 in Float

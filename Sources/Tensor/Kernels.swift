@@ -19,14 +19,6 @@ public enum Kernels {
         }
     }
 
-    /// `x[i] *= y[i]`.
-    @inlinable
-    public static func multiplyInPlace(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, _ count: Int) {
-        Parallel.forEach(count) { range in
-            for i in range { x[i] *= y[i] }
-        }
-    }
-
     /// The largest of `count` (≥ 1) floats, in eight SIMD lanes (a scalar max reduction does not vectorise).
     @inlinable
     public static func maximum(_ x: UnsafePointer<Float>, _ count: Int) -> Float {

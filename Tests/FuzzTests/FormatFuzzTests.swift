@@ -3,6 +3,7 @@ import Foundation
 import IO
 import NN
 import Tensor
+import TestSupport
 import Testing
 import Training
 @testable import Inference
@@ -32,12 +33,8 @@ import Training
                samples: (0..<(width * height)).map { $0 % 11 == 0 ? ignoreLabel : UInt16($0 * 13 % classes) })
     }
 
-    /// A fresh folder for files the parsers read by path.
-    static func scratchFolder(_ name: String) -> String {
-        let path = NSTemporaryDirectory() + "fgaseg-fuzz-\(name)-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
+    /// A fresh folder for files the parsers read by path (removed when the tests end).
+    static func scratchFolder(_ name: String) -> String { TestSupport.scratchFolder("fuzz-" + name) }
 
     static func check(_ summary: FuzzRun.Summary) {
         #expect(summary.inputs == FuzzRun.count)

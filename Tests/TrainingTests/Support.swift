@@ -1,16 +1,13 @@
 import Foundation
+import TestSupport
 import Training
 @testable import Inference
 
 /// The repository's Configs/ folder.
 let configsFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Configs").standardized.path
 
-/// A fresh temporary folder path (created).
-func temporaryFolder(_ name: String) -> String {
-    let path = NSTemporaryDirectory() + "fgaseg-\(name)-\(UUID().uuidString)"
-    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
+/// A fresh temporary folder path (created; removed when the tests end).
+func temporaryFolder(_ name: String) -> String { scratchFolder(name) }
 
 /// The demo configuration, shortened for tests, writing into `output`.
 func demoConfiguration(output: String, overrides: [String] = []) throws -> TrainingConfiguration {

@@ -48,17 +48,11 @@ void fgaseg_direct3x3_weight_gradient_avx512(const float *bordered_gradient, con
 /// multiply-adds. Call only where `fgaseg_avx512_available()` is 1.
 void fgaseg_gelu_avx512(const float *x, float *y, long count);
 
-/// GELU `values[i]` and its derivative `derivatives[i]` = Φ(x) + x·φ(x), from one exponential.
-void fgaseg_gelu_and_derivative_avx512(const float *x, float *values, float *derivatives, long count);
-
 /// `dx[i] = gradient[i]·GELU′(x[i])` (`dx` may be `gradient`).
 void fgaseg_gelu_chain_rule_avx512(const float *x, const float *gradient, float *dx, long count);
 
 /// CLIP's QuickGELU `y[i] = x[i]·σ(1.702·x[i])` (`y` may be `x`), as FastMath.sigmoid on 16 lanes.
 void fgaseg_quick_gelu_avx512(const float *x, float *y, long count);
-
-/// QuickGELU `values[i]` and its derivative `derivatives[i]` = s + 1.702·x·s·(1 − s), from one sigmoid.
-void fgaseg_quick_gelu_and_derivative_avx512(const float *x, float *values, float *derivatives, long count);
 
 /// `dx[i] = gradient[i]·QuickGELU′(x[i])` (`dx` may be `gradient`).
 void fgaseg_quick_gelu_chain_rule_avx512(const float *x, const float *gradient, float *dx, long count);
