@@ -7,12 +7,6 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-int fgaseg_avx512_available(void) {
-    // __builtin_cpu_supports also checks that the OS saves the zmm registers (XCR0).
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") ? 1 : 0;
-}
-
 enum { tile_channels = FGASEG_DIRECT_AVX512_TILE_CHANNELS, tile_width = FGASEG_DIRECT_AVX512_TILE_WIDTH, lanes = 16 };
 
 /// The first `count` lanes of a row tile, as one store mask per vector.
@@ -128,8 +122,6 @@ void fgaseg_direct3x3_weight_gradient_avx512(const float *bordered_gradient, con
 }
 
 #else
-
-int fgaseg_avx512_available(void) { return 0; }
 
 void fgaseg_direct3x3_weight_gradient_avx512(const float *bordered_gradient, const float *bordered_input,
                                              long channels, long height, long width, long out_channels,

@@ -1,3 +1,5 @@
+import CAVX512Kernels
+
 // Per-row kernels that operations run inside their own parallel loops, public so that fused
 // inference paths (e.g. the guided Swin block's) compute exactly what the operations compute.
 
@@ -25,9 +27,13 @@ extension Kernels {
         return r
     }
 
-    /// Row-wise softmax of `x` [rows, columns] in place, after adding `mask` [rows, columns] (or none).
+    /// Row-wise softmax of `x` [rows, columns] in place, after adding `mask` [rows, columns] (or
+    /// none), by `kernel` (the AVX-512 one sums in 16 lanes with fused multiply-adds, so the two
+    /// differ by a few ulps).
     @inlinable
-    public static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, mask: UnsafePointer<Float>?) {
+    public static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, mask: UnsafePointer<Float>?,
+                                   kernel: SIMDKernel = .fastest) {
+        if kernel == .avx512 { return fgaseg_softmax_rows_avx512(x, rows, columns, mask) }
         for row in 0..<rows {
             let line = x + row * columns
             if let mask {

@@ -57,4 +57,8 @@ void fgaseg_quick_gelu_avx512(const float *x, float *y, long count);
 /// `dx[i] = gradient[i]·QuickGELU′(x[i])` (`dx` may be `gradient`).
 void fgaseg_quick_gelu_chain_rule_avx512(const float *x, const float *gradient, float *dx, long count);
 
+/// Row-wise softmax of `x` [rows, columns] in place, after adding `mask` [rows, columns] (or
+/// NULL): as the Swift `Kernels.softmaxRows`, on 16 lanes with fused multiply-adds.
+void fgaseg_softmax_rows_avx512(float *x, long rows, long columns, const float *mask);
+
 #endif

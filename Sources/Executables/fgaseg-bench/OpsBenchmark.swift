@@ -72,6 +72,7 @@ enum OpsBenchmark {
                                      baseline: copy4, bytes: 2 * bytes))
         }
         rows += activatedLinearRows(using: &generator)
+        rows += windowSoftmaxRows(using: &generator)
         return rows
     }
 
@@ -119,6 +120,27 @@ enum OpsBenchmark {
                     BenchmarkRow(suite: "ops", name: "\(name)_avx512_fwd_bwd_9216x512", ours: wide,
                                  baselineName: "portable 8-lane loop", baseline: portable)]
         }
+    }
+
+    /// The window attention's row softmax with the shifted windows' mask, on a 16-class chunk's
+    /// score matrices (16 maps × 4 windows × 4 heads of [144, 144]): AVX-512 against portable.
+    private static func windowSoftmaxRows(using generator: inout RandomGenerator) -> [BenchmarkRow] {
+        guard SIMDKernel.avx512IsAvailable else { return [] }
+        let (blocks, n) = (16 * 4 * 4, 144)
+        let scores = Tensor.normal([blocks, n, n], std: 3, using: &generator)
+        let mask = Tensor(Tensor.uniform([n, n], using: &generator).scalars.map { $0 < 0.3 ? -100 : 0 }, shape: [n, n])
+        let work = Tensor(uninitializedShape: scores.shape)
+        func run(_ kernel: SIMDKernel) {
+            work.pointer.update(from: scores.pointer, count: scores.count)
+            Parallel.forEach(blocks, grain: 1) { range in
+                for block in range {
+                    Kernels.softmaxRows(work.pointer + block * n * n, rows: n, columns: n, mask: mask.pointer, kernel: kernel)
+                }
+            }
+        }
+        let (wide, portable) = alternatingMedianSeconds({ run(.avx512) }, { run(.portable) })
+        return [BenchmarkRow(suite: "ops", name: "softmax_avx512_masked_256x144x144", ours: wide,
+                             baselineName: "portable 8-lane loop", baseline: portable)]
     }
 
     /// The spatial aggregation's layout changes on the 171 class maps of one image: the cost
