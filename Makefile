@@ -30,8 +30,8 @@ linkage: warnings
 # @testable imports working in a release build. The build command is ci/check-warnings' own, so
 # after `make warnings` nothing is rebuilt (a plain `swift test` would rebuild everything).
 unit-tests: deps
-	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing
-	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --no-parallel
+	SWIFT=$(SWIFT) ci/swiftpm build -c release --build-tests -Xswiftc -enable-testing
+	SWIFT=$(SWIFT) ci/swiftpm test -c release -Xswiftc -enable-testing --skip-build --no-parallel
 
 mpi-tests: deps
 	@ci/mpi-tests
