@@ -58,8 +58,8 @@ extension Kernels {
     static func direct3x3(_ bordered: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
                           taps: UnsafePointer<Float>, outChannels: Int, into output: UnsafeMutablePointer<Float>,
                           kernel: SIMDKernel) {
+        kernel.requireSupported(by: "direct3x3")
         if kernel == .avx512 {
-            precondition(SIMDKernel.avx512IsAvailable, "direct3x3: the AVX-512 kernel on a CPU without AVX-512F")
             Parallel.forEach(height, grain: 1) { rows in
                 fgaseg_direct3x3_avx512(bordered, channels, height, width, taps, outChannels, output, rows.lowerBound, rows.upperBound)
             }

@@ -101,9 +101,15 @@ extension Tensor {
     public func sigmoid() -> Tensor { map("sigmoid", SigmoidFunction()) }
     public func relu() -> Tensor { map("relu", ReLUFunction()) }
     /// GELU with the exact erf: x · Φ(x), by `kernel` (``SIMDKernel``; the two differ by a few ulps).
-    public func gelu(kernel: SIMDKernel = .fastest) -> Tensor { map("gelu", GELUFunction(kernel: kernel)) }
+    public func gelu(kernel: SIMDKernel = .fastest) -> Tensor {
+        kernel.requireSupported(by: "gelu")
+        return map("gelu", GELUFunction(kernel: kernel))
+    }
     /// CLIP's QuickGELU: x · σ(1.702 x), by `kernel` (as for ``gelu(kernel:)``).
-    public func quickGelu(kernel: SIMDKernel = .fastest) -> Tensor { map("quick_gelu", QuickGELUFunction(kernel: kernel)) }
+    public func quickGelu(kernel: SIMDKernel = .fastest) -> Tensor {
+        kernel.requireSupported(by: "quickGelu")
+        return map("quick_gelu", QuickGELUFunction(kernel: kernel))
+    }
     /// elu(x) + 1: the positive feature map of linear attention.
     public func eluPlusOne() -> Tensor { map("elu_plus_one", ELUPlusOneFunction()) }
 }
@@ -142,8 +148,9 @@ protocol ElementwiseFunction {
 extension ElementwiseFunction {
     static var derivativeReads: DerivativeOperands { .both }
 
-    // A protocol requirement, so each conforming type gets its own specialised, vectorised loop
-    // (the backward closure of the generic `map` would otherwise call `derivative` per element).
+    // `chainRule` and `apply` are protocol requirements although no type overrides them: so each
+    // conforming type gets its own specialised, vectorised loop through its witness table (the
+    // closures of the generic `map` would otherwise call `derivative` or `self` per element).
     func chainRule(x: UnsafePointer<Float>, y: UnsafePointer<Float>, gradient: UnsafePointer<Float>,
                    into dx: UnsafeMutablePointer<Float>, count: Int) {
         if let wide = wideLoops { return wide.chainRule(x, gradient, dx, count) }

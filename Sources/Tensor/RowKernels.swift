@@ -33,6 +33,7 @@ extension Kernels {
     @inlinable
     public static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, mask: UnsafePointer<Float>?,
                                    kernel: SIMDKernel = .fastest) {
+        kernel.requireSupported(by: "softmaxRows")
         if kernel == .avx512 { return fgaseg_softmax_rows_avx512(x, rows, columns, mask) }
         for row in 0..<rows {
             let line = x + row * columns

@@ -15,4 +15,12 @@ public enum SIMDKernel: Sendable {
     public static let avx512IsAvailable = fgaseg_avx512_available() != 0
     /// AVX-512 where available, else portable.
     public static let fastest: SIMDKernel = avx512IsAvailable ? .avx512 : .portable
+
+    /// Stops with a message naming `operation` if this is ``avx512`` on a CPU without AVX-512F,
+    /// where its first instruction would end the process with SIGILL and no explanation.
+    @usableFromInline
+    func requireSupported(by operation: StaticString) {
+        precondition(self != .avx512 || SIMDKernel.avx512IsAvailable,
+                     "\(operation): the AVX-512 kernel was requested on a CPU without AVX-512F")
+    }
 }
