@@ -115,7 +115,7 @@ extension Kernels {
                         let destination = target + (p * oh + i) * ow
                         let (first, weight) = (scratch + ri[i * rowTaps] * ow, rw[i * rowTaps])
                         for j in 0..<ow { destination[j] = weight * first[j] }
-                        for t in 1..<Swift.max(rowTaps, 1) {
+                        for t in 1..<rowTaps {
                             let (line, weight) = (scratch + ri[i * rowTaps + t] * ow, rw[i * rowTaps + t])
                             for j in 0..<ow { destination[j] += weight * line[j] }
                         }
